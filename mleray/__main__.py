@@ -1,0 +1,3 @@
+from mleray.cli import main
+
+main()

@@ -1,0 +1,62 @@
+"""The `mleray` command: a thin typer app over the library.
+
+Each submodule owns one group of commands and adds them with `register(app)`. Every
+command parses, calls one library function, and prints. A `MlerayError` anywhere becomes
+one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mleray import __version__
+from mleray.errors import MlerayError
+
+app = typer.Typer(
+    name="mleray",
+    help="Run MLE-bench-style evaluations of ML-engineering agents in parallel on Ray.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mleray {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """mleray: competitions × agents × models × seeds, on Ray."""
+
+
+def _register_commands() -> None:
+    from mleray.cli import agents, competitions, report, run, sweep
+
+    for module in (competitions, agents, run, sweep, report):
+        module.register(app)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a one-line usage error to stderr; `raise fail(...)` exits 2."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def main() -> None:
+    _register_commands()
+    try:
+        app()
+    except MlerayError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,7 @@
+"""CLI commands: report (placeholder until implemented)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

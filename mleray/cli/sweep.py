@@ -1,0 +1,7 @@
+"""CLI commands: sweep (placeholder until implemented)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,36 @@
+"""Shared test set-up: markers that skip with a reason when a dependency is missing.
+
+Set MLERAY_REQUIRE_DOCKER=1 (CI does) to make a missing Docker engine a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+
+def _docker_ok() -> tuple[bool, str]:
+    try:
+        import docker
+
+        docker.from_env(timeout=5).ping()
+        return True, ""
+    except Exception as exc:  # any failure means "no usable engine"
+        return False, f"no Docker engine answers ({type(exc).__name__}); run scripts/setup-docker.sh"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not any(item.get_closest_marker("docker") for item in items):
+        return
+    ok, why = _docker_ok()
+    if ok:
+        return
+    if os.environ.get("MLERAY_REQUIRE_DOCKER") == "1":
+        raise pytest.UsageError(f"MLERAY_REQUIRE_DOCKER=1 but {why}")
+    skip = pytest.mark.skip(reason=why)
+    for item in items:
+        if item.get_closest_marker("docker"):
+            item.add_marker(skip)
