@@ -1,0 +1,189 @@
+"""`grade_submission`: score a submission file against a competition's private answers and
+rank it on the competition's leaderboard, as MLE-bench's `grade_csv` does.
+
+A bad submission never raises: it is a report with `valid_submission=False` and an `error`
+naming what is wrong. A competition that cannot be graded at all (answers not prepared,
+leaderboard or config broken) raises NotPreparedError / SpecError.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mleray.competition import Competition
+from mleray.errors import NotPreparedError, SpecError
+from mleray.grading import validate
+from mleray.grading.custom import load_answers, load_grader, run_grader
+from mleray.grading.medals import (
+    decide_medals, infer_lower_is_better, load_leaderboard, medal_thresholds, round_score,
+)
+from mleray.grading.metrics import Metric, ValueKind, get_metric
+from mleray.grading.report import GradeReport, MedalThresholds
+from mleray.grading.validate import SubmissionError
+
+MAX_SUBMISSION_BYTES = validate.DEFAULT_MAX_BYTES  # or SIZE_FACTOR x the answers, if larger
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Private answers parsed for a registry metric: every cell as written, plus y_true."""
+    path: Path
+    frame: pd.DataFrame
+    id_column: str
+    ids: list
+    target_columns: tuple[str, ...]
+    y_true: np.ndarray
+
+
+def grade_submission(competition: Competition, submission_path) -> GradeReport:
+    """Grade one submission file (None or a missing path: no submission)."""
+    leaderboard = load_leaderboard(competition.leaderboard_path)
+    metric = get_metric(competition.metric) if competition.metric else None
+    thresholds = medal_thresholds(leaderboard, _lower_is_better(competition, metric, leaderboard))
+    score_file = _scorer(competition, metric)
+    exists = submission_path is not None and os.path.lexists(submission_path)
+    score, error = None, None
+    if not exists:
+        error = f"no submission file{f' at {submission_path}' if submission_path else ''}"
+    else:
+        try:
+            score = round_score(score_file(Path(submission_path)))
+        except SubmissionError as exc:
+            error = str(exc)
+    return build_report(competition.id, score, error, thresholds, submission_exists=exists)
+
+
+def build_report(competition_id: str, score: float | None, error: str | None,
+                 thresholds: MedalThresholds, submission_exists: bool) -> GradeReport:
+    medals = decide_medals(score, thresholds)
+    return GradeReport(
+        competition_id=competition_id,
+        score=score,
+        gold_threshold=thresholds.gold,
+        silver_threshold=thresholds.silver,
+        bronze_threshold=thresholds.bronze,
+        median_threshold=thresholds.median,
+        any_medal=medals.any_medal,
+        gold_medal=medals.gold_medal,
+        silver_medal=medals.silver_medal,
+        bronze_medal=medals.bronze_medal,
+        above_median=medals.above_median,
+        submission_exists=submission_exists,
+        valid_submission=score is not None,
+        is_lower_better=thresholds.lower_is_better,
+        error=error,
+        graded_at=datetime.now(timezone.utc),
+    )
+
+
+def _lower_is_better(competition: Competition, metric: Metric | None, leaderboard: pd.DataFrame) -> bool:
+    """The config's direction, else the leaderboard's (MLE-bench's rule); a registry metric
+    that disagrees with either means a mis-sorted leaderboard or a wrong config."""
+    scores = leaderboard["score"]
+    inferred = infer_lower_is_better(leaderboard) if scores.iloc[0] != scores.iloc[-1] else None
+    chosen = competition.lower_is_better if competition.lower_is_better is not None else inferred
+    if metric is not None and chosen is not None and chosen != metric.lower_is_better:
+        source = "config lower_is_better" if competition.lower_is_better is not None else (
+            f"leaderboard {competition.leaderboard_path} (best first)")
+        raise SpecError(f"competition {competition.id}: {source} says lower_is_better={chosen}, "
+                        f"but metric {metric.name} has lower_is_better={metric.lower_is_better}")
+    if chosen is None:
+        return metric.lower_is_better if metric is not None else infer_lower_is_better(leaderboard)
+    return chosen
+
+
+def _scorer(competition: Competition, metric: Metric | None):
+    """A function path -> raw score, with the answers loaded once (config errors raise here)."""
+    answers_path = competition.answers_path
+    if not answers_path.is_file():
+        raise NotPreparedError(f"answers for competition {competition.id} not found at {answers_path}; "
+                               "prepare the competition first")
+    max_bytes = max(MAX_SUBMISSION_BYTES, validate.SIZE_FACTOR * answers_path.stat().st_size)
+    if competition.grader:
+        load_grader(competition.grader, Path(competition.root))  # a broken grader is a config error
+        answers = load_answers(answers_path)
+
+        def score_with_grader(path: Path) -> float:
+            text = validate.read_text(path, max_bytes)
+            return run_grader(competition.grader, Path(competition.root), text, str(path), answers)
+        return score_with_grader
+    if metric is None:
+        raise SpecError(f"competition {competition.id}: config needs a metric or a grader")
+    parsed = load_metric_answers(competition, metric)
+
+    def score_with_metric(path: Path) -> float:
+        return score_frame(metric, parsed, validate.read_csv_strict(path, max_bytes), str(path))
+    return score_with_metric
+
+
+def load_metric_answers(competition: Competition, metric: Metric) -> Answers:
+    path = competition.answers_path
+    try:
+        frame = validate.read_csv_strict(path, max_bytes=2**62)
+    except SubmissionError as exc:
+        raise SpecError(f"answers: {exc}") from None
+    id_column = competition.id_column
+    if id_column not in frame.columns:
+        raise SpecError(f"answers {path} have no id column {id_column!r} (competition.id_column)")
+    targets = tuple(str(c) for c in frame.columns if c != id_column)
+    if competition.target_columns and set(competition.target_columns) != set(targets):
+        raise SpecError(f"answers {path} have target columns {list(targets)}, "
+                        f"but the competition declares {list(competition.target_columns)}")
+    if metric.single_column and len(targets) != 1:
+        raise SpecError(f"metric {metric.name} needs exactly one target column; answers {path} have {len(targets)}")
+    ids = list(frame[id_column])
+    try:
+        validate.check_ids(frame, id_column, validate.canonical_ids(ids), str(path))
+        y_true = _predictions(metric, frame, targets, str(path), ids)
+    except SubmissionError as exc:
+        raise SpecError(f"answers: {exc}") from None
+    if metric.binary_answers and not np.isin(y_true, (0.0, 1.0)).all():
+        raise SpecError(f"answers {path}: metric {metric.name} needs 0/1 targets (one-hot for several classes)")
+    try:  # the answers, graded as a submission, must score
+        metric.score(y_true, y_true)
+    except ValueError as exc:
+        raise SpecError(f"answers {path} cannot be scored with {metric.name}: {exc}") from None
+    return Answers(path, frame, id_column, validate.canonical_ids(ids), targets, y_true)
+
+
+def score_frame(metric: Metric, answers: Answers, frame: pd.DataFrame, name: str) -> float:
+    """Check a submission (all cells as text) against the answers, align it by id, score it."""
+    validate.check_columns(frame, [answers.id_column, *answers.target_columns], name)
+    ids = validate.check_ids(frame, answers.id_column, answers.ids, name)
+    frame = validate.aligned(frame, ids, answers.ids)
+    y_pred = _predictions(metric, frame, answers.target_columns, name, list(frame[answers.id_column]))
+    y_true = answers.y_true
+    if metric.accepts is ValueKind.LABEL and y_pred.dtype != y_true.dtype:
+        # numbers on one side, text on the other: compare labels as written
+        column = answers.target_columns[0]
+        y_true = answers.frame[column].astype(str).str.strip().to_numpy(dtype=object)
+        y_pred = frame[column].astype(str).str.strip().to_numpy(dtype=object)
+    try:
+        return metric.score(y_true, y_pred)
+    except ValueError as exc:
+        raise SubmissionError(f"{name}: cannot be scored with {metric.name}: {' '.join(str(exc).split())}") from None
+
+
+def _predictions(metric: Metric, frame: pd.DataFrame, targets: tuple[str, ...], name: str, ids: list) -> np.ndarray:
+    """The target columns as the metric takes them: 1-D for one column, else 2-D."""
+    if metric.accepts is ValueKind.LABEL:
+        labels = validate.label_values(frame[targets[0]], name, ids)
+        numbers = pd.to_numeric(pd.Series(labels), errors="coerce").to_numpy(dtype=float)
+        return numbers if np.isfinite(numbers).all() else labels
+    columns = []
+    for column in targets:
+        values = validate.numeric_values(frame[column], name, ids,
+                                         probability=metric.accepts is ValueKind.PROBABILITY)
+        if metric.minimum is not None and (values <= metric.minimum).any():
+            row = int(np.flatnonzero(values <= metric.minimum)[0])
+            raise SubmissionError(f"{name}: value {values[row]:g} in column {column!r} (row {row + 1}, "
+                                  f"id {str(ids[row])!r}) is not above {metric.minimum:g}, as {metric.name} needs")
+        columns.append(values)
+    return columns[0] if len(columns) == 1 else np.column_stack(columns)
+
