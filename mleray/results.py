@@ -1,17 +1,45 @@
 """The result store: one Arrow schema, a crash-safe writer, and `load()`.
 
 Layout of a results folder:
-  <results>/trials/<trial_id>.parquet      one file per *final* trial attempt
-  <results>/snapshots/<trial_id>.parquet   graded anytime snapshots of that attempt
-  <results>/sweep.yaml                     the spec as run
+  <results>/trials/<trial_id>-<attempt>.parquet     one file per *final* trial attempt
+  <results>/snapshots/<trial_id>-<attempt>.parquet  graded anytime snapshots of that attempt
+  <results>/attempts/<trial_id>-<attempt>.parquet   attempts that were not final (retried
+                                                    infra_error, cancelled): for accounting
+  <results>/artifacts/<trial_id>-<attempt>.tar.gz   the agent's logs/ and code/
+  <results>/sweep.yaml                              the spec as run
 
-Files are written to a temporary name in the same folder and renamed, so a crash leaves
-either the whole file or none. pandas, polars and DuckDB read the folders directly.
+Files are written to a temporary dot-name in the same folder, fsynced and renamed, so a
+crash leaves either the whole file or an ignored dot-file. pandas, polars and DuckDB read
+the folders directly (they skip dot-files too).
+
+A trial is final once it has a row in `trials/` whose status is not `infra_error`: a rerun
+skips it. A trial whose attempts all ended in `infra_error` gets a row (so reports can say
+it did not run) but runs again on the next rerun; `load()` then keeps its latest attempt.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import yaml
+
+from mleray import __version__
+from mleray.errors import FailureKind, NotFoundError
+
+if TYPE_CHECKING:  # plain data types only; importing them here would not pull in Ray
+    from mleray.actors.outcome import TrialOutcome
+    from mleray.grading.report import GradeReport
+    from mleray.plan import Trial
+
+log = logging.getLogger(__name__)
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -75,3 +103,208 @@ VERSIONS = [
 TRIAL_SCHEMA = pa.schema(IDENTITY + OUTCOME + PLACEMENT + GRADE + VERSIONS)
 
 SNAPSHOT_SCHEMA = pa.schema(IDENTITY + [pa.field("elapsed_seconds", pa.float64())] + GRADE)
+
+
+TRIALS, SNAPSHOTS, ATTEMPTS, ARTIFACTS = "trials", "snapshots", "attempts", "artifacts"
+SPEC_FILE = "sweep.yaml"
+
+
+def _grade_columns(report: "GradeReport | None") -> dict:
+    if report is None:
+        return {f.name: None for f in GRADE}
+    values = report.to_dict()
+    values["grade_error"] = values.pop("error")
+    values.pop("competition_id", None)
+    return {f.name: values.get(f.name) for f in GRADE}
+
+
+def _identity(trial: "Trial", attempt: int) -> dict:
+    return {"trial_id": trial.trial_id, "sweep": trial.sweep, "competition_id": trial.competition_id,
+            "agent": trial.agent, "model": trial.model, "seed": trial.seed, "attempt": attempt}
+
+
+def build_trial_row(trial: "Trial", outcome: "TrialOutcome", report: "GradeReport | None") -> dict:
+    """One TRIAL_SCHEMA row: identity, outcome, placement and usage, grade, versions."""
+    return {
+        **_identity(trial, outcome.attempt),
+        "status": outcome.status, "error": outcome.error, "exit_code": outcome.exit_code,
+        "sandbox": outcome.sandbox or trial.sandbox, "node_id": outcome.node_id,
+        "node_ip": outcome.node_ip, "gpu_ids": ",".join(outcome.gpu_ids),
+        "gpu_share": trial.gpus, "cpus": trial.cpus, "memory_bytes": trial.memory_bytes,
+        "time_limit": trial.time_limit, "started_at": outcome.started_at,
+        "finished_at": outcome.finished_at, "wall_seconds": outcome.wall_seconds,
+        "gpu_seconds": trial.gpus * outcome.wall_seconds, "cpu_seconds": outcome.cpu_seconds,
+        "peak_memory_bytes": outcome.peak_memory_bytes,
+        **_grade_columns(report),
+        "mleray_version": __version__, "image_id": outcome.image_id, "kwargs": trial.kwargs_json,
+    }
+
+
+def build_snapshot_row(trial: "Trial", attempt: int, elapsed: float, report: "GradeReport") -> dict:
+    return {**_identity(trial, attempt), "elapsed_seconds": elapsed, **_grade_columns(report)}
+
+
+def write_atomic(path: Path, data: bytes | pa.Table) -> None:
+    """Write to a dot-named temp file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as handle:
+            if isinstance(data, pa.Table):
+                pq.write_table(data, handle)
+            else:
+                handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # make the rename itself durable
+    finally:
+        os.close(dir_fd)
+
+
+class ResultWriter:
+    """Appends results to a folder, one atomic file per attempt."""
+
+    def __init__(self, results_dir: str | os.PathLike):
+        self.root = Path(results_dir)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def write_spec(self, spec_dict: dict) -> None:
+        text = yaml.safe_dump(spec_dict, sort_keys=False)
+        write_atomic(self.root / SPEC_FILE, text.encode())
+
+    def write_trial(self, row: dict, final: bool = True) -> Path:
+        """A final attempt goes to trials/, any other to attempts/ (accounting only)."""
+        folder = TRIALS if final else ATTEMPTS
+        path = self.root / folder / f"{row['trial_id']}-{row['attempt']}.parquet"
+        write_atomic(path, pa.Table.from_pylist([row], schema=TRIAL_SCHEMA))
+        return path
+
+    def write_snapshots(self, rows: list[dict]) -> Path | None:
+        if not rows:
+            return None
+        path = self.root / SNAPSHOTS / f"{rows[0]['trial_id']}-{rows[0]['attempt']}.parquet"
+        write_atomic(path, pa.Table.from_pylist(rows, schema=SNAPSHOT_SCHEMA))
+        return path
+
+    def write_artifacts(self, trial_id: str, attempt: int, archive: bytes) -> Path:
+        path = self.root / ARTIFACTS / f"{trial_id}-{attempt}.tar.gz"
+        write_atomic(path, archive)
+        return path
+
+
+def _read_folder(folder: Path, schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:
+    """All Parquet files under `folder` as one table; unreadable files are skipped, loudly."""
+    empty = schema.empty_table()
+    if not folder.is_dir():
+        return empty.select(columns) if columns else empty
+    try:
+        return ds.dataset(folder, format="parquet", schema=schema).to_table(columns=columns)
+    except (pa.ArrowException, OSError):
+        pass  # one bad file: fall back to reading file by file
+    tables = []
+    for path in sorted(folder.glob("*.parquet")):
+        if path.name.startswith((".", "_")):
+            continue
+        try:
+            tables.append(pq.read_table(path, schema=schema, columns=columns))
+        except (pa.ArrowException, OSError) as exc:
+            warnings.warn(f"skipping unreadable result file {path}: {exc}", stacklevel=3)
+    if not tables:
+        return empty.select(columns) if columns else empty
+    return pa.concat_tables(tables)
+
+
+def final_trial_ids(results_dir: str | os.PathLike) -> set[str]:
+    """Trials with a final row that a rerun must not repeat (anything but infra_error)."""
+    table = _read_folder(Path(results_dir) / TRIALS, TRIAL_SCHEMA, ["trial_id", "status"])
+    ids, statuses = table.column("trial_id").to_pylist(), table.column("status").to_pylist()
+    return {tid for tid, status in zip(ids, statuses) if status != FailureKind.INFRA_ERROR.value}
+
+
+def attempts_so_far(results_dir: str | os.PathLike) -> dict[str, int]:
+    """The highest attempt number recorded per trial, final or not (for numbering reruns)."""
+    root = Path(results_dir)
+    highest: dict[str, int] = {}
+    for folder in (TRIALS, ATTEMPTS):
+        table = _read_folder(root / folder, TRIAL_SCHEMA, ["trial_id", "attempt"])
+        for tid, attempt in zip(table.column("trial_id").to_pylist(), table.column("attempt").to_pylist()):
+            highest[tid] = max(attempt, highest.get(tid, 0))
+    return highest
+
+
+def _latest_per_trial(df: pd.DataFrame) -> pd.DataFrame:
+    ordered = df.sort_values(["trial_id", "attempt", "finished_at"], kind="stable")
+    latest = ordered.drop_duplicates("trial_id", keep="last")
+    dropped = ordered.drop(index=latest.index)
+    surprising = dropped[dropped["status"] != FailureKind.INFRA_ERROR.value]
+    if len(surprising):
+        # an infra_error row superseded by a rerun is expected; two final rows are not
+        warnings.warn(f"{len(surprising)} duplicate final rows (trial ids "
+                      f"{', '.join(sorted(set(surprising['trial_id']))[:3])}...): kept the latest attempt",
+                      stacklevel=3)
+    latest = latest.reset_index(drop=True)
+    latest.attrs["superseded_rows"] = len(dropped)
+    return latest
+
+
+def load(results_dir: str | os.PathLike) -> pd.DataFrame:
+    """One row per trial (its latest final attempt), every TRIAL_SCHEMA column."""
+    root = _existing(results_dir)
+    df = _read_folder(root / TRIALS, TRIAL_SCHEMA).to_pandas()
+    return _latest_per_trial(df) if len(df) else df
+
+
+def load_attempts(results_dir: str | os.PathLike) -> pd.DataFrame:
+    """Every recorded attempt, final or not (for accounting), with a `final` column."""
+    root = _existing(results_dir)
+    final = _read_folder(root / TRIALS, TRIAL_SCHEMA).to_pandas().assign(final=True)
+    other = _read_folder(root / ATTEMPTS, TRIAL_SCHEMA).to_pandas().assign(final=False)
+    frames = [f for f in (final, other) if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else final
+
+
+def load_snapshots(results_dir: str | os.PathLike) -> pd.DataFrame:
+    """Graded snapshots of each trial's final attempt, ordered by trial and elapsed time."""
+    root = _existing(results_dir)
+    snaps = _read_folder(root / SNAPSHOTS, SNAPSHOT_SCHEMA).to_pandas()
+    if not len(snaps):
+        return snaps
+    finals = load(root)[["trial_id", "attempt"]]
+    snaps = snaps.merge(finals, on=["trial_id", "attempt"], how="inner")
+    return snaps.sort_values(["trial_id", "elapsed_seconds"], kind="stable").reset_index(drop=True)
+
+
+def _existing(results_dir: str | os.PathLike) -> Path:
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise NotFoundError(f"results folder {root} does not exist")
+    return root
+
+
+def trial_ids_in(df: pd.DataFrame, ids: Iterable[str]) -> pd.DataFrame:
+    """The rows of `df` for the given trial ids, in that order."""
+    order = {tid: i for i, tid in enumerate(ids)}
+    picked = df[df["trial_id"].isin(order)]
+    return picked.iloc[picked["trial_id"].map(order).argsort()].reset_index(drop=True)
+
+
+def json_records(df: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts: timestamps in ISO 8601, missing values as None."""
+    records = []
+    for row in df.to_dict(orient="records"):
+        clean = {}
+        for key, value in row.items():
+            if isinstance(value, pd.Timestamp):
+                value = value.isoformat()
+            elif value is not None and not isinstance(value, (str, bytes, list, dict)) and pd.isna(value):
+                value = None
+            elif hasattr(value, "item"):  # numpy scalar -> Python
+                value = value.item()
+            clean[key] = value
+        records.append(clean)
+    return records

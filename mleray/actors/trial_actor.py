@@ -1,0 +1,133 @@
+"""`TrialActor`: one Ray actor per trial attempt, owning one sandbox run.
+
+The actor runs on whatever node Ray placed it (its GPU share, CPUs and memory reserved),
+reads the GPU ids Ray granted, runs the agent in the sandbox with the competition's
+*public* folder only, and returns a `TrialOutcome` as data: submission and snapshot bytes
+travel back to the driver, so the answers never need to be on this node. It raises only
+for bugs: agent failures are statuses and daemon faults (`InfraError`) are `infra_error`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import ray
+
+from mleray.actors.outcome import TrialOutcome
+from mleray.errors import FailureKind, InfraError, MlerayError
+from mleray.plan import Trial
+
+ARTIFACTS_CAP_BYTES = 64 * 1024**2   # logs + code carried back per attempt, uncompressed
+
+
+def scratch_root() -> Path:
+    """Per-node scratch space for attempt workdirs (env MLERAY_SCRATCH_DIR overrides)."""
+    return Path(os.environ.get("MLERAY_SCRATCH_DIR") or Path(tempfile.gettempdir()) / "mleray-scratch")
+
+
+@ray.remote(max_restarts=0)
+class TrialActor:
+    def __init__(self) -> None:
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the running sandbox to stop; it cleans up and `run()` returns `cancelled`."""
+        self._cancel.set()
+
+    def run(self, trial: Trial, attempt: int) -> TrialOutcome:
+        ctx = ray.get_runtime_context()
+        placement = {
+            "node_id": ctx.get_node_id(),
+            "node_ip": ray.util.get_node_ip_address(),
+            "gpu_ids": tuple(str(g) for g in ctx.get_accelerator_ids().get("GPU", [])),
+        }
+        workdir = scratch_root() / trial.sweep / f"{trial.trial_id}-{attempt}"
+        started = datetime.now(timezone.utc)
+        try:
+            shutil.rmtree(workdir, ignore_errors=True)
+            workdir.mkdir(parents=True)
+            return _run_in_sandbox(trial, attempt, workdir, placement, self._cancel)
+        except (InfraError, MlerayError, OSError) as exc:
+            # daemon fault, missing image or public data on this node, full disk: the
+            # infrastructure failed, not the agent; the driver may retry elsewhere
+            return _failed(trial, attempt, started, placement, f"{type(exc).__name__}: {exc}")
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _failed(trial: Trial, attempt: int, started: datetime, placement: dict, error: str) -> TrialOutcome:
+    now = datetime.now(timezone.utc)
+    return TrialOutcome(trial_id=trial.trial_id, attempt=attempt, status=FailureKind.INFRA_ERROR.value,
+                        error=error.splitlines()[0] if error else error, started_at=started,
+                        finished_at=now, wall_seconds=(now - started).total_seconds(),
+                        sandbox=trial.sandbox, **placement)
+
+
+def _run_in_sandbox(trial: Trial, attempt: int, workdir: Path, placement: dict,
+                    cancel: threading.Event) -> TrialOutcome:
+    from mleray.agents import get_agent, resolve_secrets
+    from mleray.registry import get_competition
+    from mleray.sandbox import get_sandbox
+    from mleray.sandbox.base import RunRequest
+
+    competition = get_competition(trial.competition_id, extra_paths=list(trial.competitions_path) or None)
+    public_dir = competition.public_dir  # the only competition folder this node touches
+    if not public_dir.is_dir():
+        raise InfraError(f"public data of {trial.competition_id} is missing on this node ({public_dir})")
+    agent = get_agent(trial.agent)
+    request = RunRequest(
+        trial_id=trial.trial_id, sweep=trial.sweep, competition_id=trial.competition_id,
+        public_dir=public_dir, agent_dir=agent.dir, workdir=workdir, model=trial.model,
+        seed=trial.seed, time_limit=trial.time_limit, cpus=trial.cpus,
+        memory_bytes=trial.memory_bytes, gpu_ids=placement["gpu_ids"],
+        kwargs={**dict(agent.kwargs), **trial.kwargs},
+        secrets=resolve_secrets(agent, os.environ),
+        snapshot_interval=trial.snapshot_interval,
+    )
+    started = datetime.now(timezone.utc)
+    result = get_sandbox(trial.sandbox).run(request, cancel=cancel)
+    finished = datetime.now(timezone.utc)
+    return TrialOutcome(
+        trial_id=trial.trial_id, attempt=attempt, status=FailureKind(result.status).value,
+        error=result.error, started_at=started, finished_at=finished,
+        wall_seconds=result.wall_seconds, exit_code=result.exit_code,
+        cpu_seconds=result.cpu_seconds, peak_memory_bytes=result.peak_memory_bytes,
+        submission=_read(result.submission_path),
+        snapshots=tuple((s.elapsed_seconds, s.path.read_bytes()) for s in result.snapshots
+                        if s.path.is_file()),
+        artifacts=_archive({"logs": result.logs_dir, "code": result.code_dir}),
+        sandbox=result.sandbox or trial.sandbox, image_id=result.image_id,
+        isolated=result.isolated, **placement,
+    )
+
+
+def _read(path: Path | None) -> bytes | None:
+    return path.read_bytes() if path is not None and path.is_file() else None
+
+
+def _archive(folders: dict[str, Path | None]) -> bytes | None:
+    """tar.gz of the regular files in the agent's logs/ and code/, up to a size cap
+    (symlinks and special files an agent left behind are skipped, never followed)."""
+    buffer, budget, added = io.BytesIO(), ARTIFACTS_CAP_BYTES, 0
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, folder in folders.items():
+            if folder is None or not folder.is_dir():
+                continue
+            for path in sorted(folder.rglob("*")):
+                if path.is_symlink() or not path.is_file():
+                    continue
+                size = path.stat().st_size
+                if size > budget:
+                    continue
+                budget -= size
+                tar.add(path, arcname=f"{name}/{path.relative_to(folder)}", recursive=False)
+                added += 1
+    return buffer.getvalue() if added else None
+

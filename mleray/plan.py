@@ -1,0 +1,85 @@
+"""Expanding a SweepSpec into Trials with deterministic ids (pure: no Ray, no Docker).
+
+`trial_id` is a stable hash of what changes the run: competition, agent, model, seed,
+agent kwargs, time limit, sandbox, and the resources (GPU share, CPUs, memory). Resources
+do not change *what* the agent is asked to do, but hardware-scaling sweeps compare the same
+trial at different shares, so those must be distinct trials. The sweep name, the results
+folder, `max_attempts` and `snapshot_interval` are left out: renaming a sweep or changing
+how often it snapshots does not make finished trials run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mleray.spec import SweepSpec
+
+TRIAL_ID_LENGTH = 16  # hex chars of sha256: 64 bits, collision-free at any sweep size we run
+
+
+@dataclass(frozen=True)
+class Trial:
+    trial_id: str
+    sweep: str
+    competition_id: str
+    agent: str                 # built-in agent name or agent folder path, as in the spec
+    model: str | None
+    seed: int
+    kwargs_json: str           # the agent kwargs as sorted, compact JSON
+    gpus: float                # GPU share: 0, whole, or 1/k
+    cpus: float
+    memory_bytes: int
+    time_limit: float
+    sandbox: str
+    snapshot_interval: float | None = None
+    competitions_path: tuple[str, ...] = ()
+
+    @property
+    def kwargs(self) -> dict:
+        return json.loads(self.kwargs_json)
+
+    def label(self) -> str:
+        model = f"/{self.model}" if self.model else ""
+        return f"{self.competition_id} · {self.agent}{model} · seed {self.seed}"
+
+
+def trial_id_for(competition_id: str, agent: str, model: str | None, seed: int, kwargs_json: str,
+                 time_limit: float, sandbox: str, gpus: float, cpus: float, memory_bytes: int) -> str:
+    identity = {
+        "competition": competition_id, "agent": agent, "model": model, "seed": seed,
+        "kwargs": json.loads(kwargs_json), "time_limit": float(time_limit), "sandbox": sandbox,
+        "gpus": float(gpus), "cpus": float(cpus), "memory_bytes": int(memory_bytes),
+    }
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:TRIAL_ID_LENGTH]
+
+
+def plan_trials(spec: SweepSpec) -> list[Trial]:
+    """Every competition × agent × model × seed, in that nesting order."""
+    res = spec.resources
+    trials = []
+    for cid, agent, seed in itertools.product(spec.competitions, spec.agents, spec.seeds):
+        for model in agent.models:
+            kwargs_json = agent.kwargs_json
+            tid = trial_id_for(cid, agent.name, model, seed, kwargs_json, spec.time_limit,
+                               spec.sandbox, res.gpus, res.cpus, res.memory_bytes)
+            trials.append(Trial(
+                trial_id=tid, sweep=spec.name, competition_id=cid, agent=agent.name, model=model,
+                seed=seed, kwargs_json=kwargs_json, gpus=res.gpus, cpus=res.cpus,
+                memory_bytes=res.memory_bytes, time_limit=spec.time_limit, sandbox=spec.sandbox,
+                snapshot_interval=spec.snapshot_interval, competitions_path=spec.competitions_path,
+            ))
+    return trials
+
+
+def pending_trials(trials: list[Trial], results_dir: str | os.PathLike) -> list[Trial]:
+    """The trials without a final row in the store (a missing store means all of them)."""
+    from mleray.results import final_trial_ids
+
+    done = final_trial_ids(Path(results_dir))
+    return [t for t in trials if t.trial_id not in done]
