@@ -1,0 +1,228 @@
+"""Docker images without a registry: the mleray base image and agent images built FROM it.
+
+The base image is a Debian bookworm root filesystem made by `debootstrap --variant=minbase`
+(python3, numpy, pandas, scikit-learn) and `docker import`ed, because no image registry is
+reachable here. Its tag is `mleray-base:<hash>` of its inputs (package list + build script),
+so editing either builds a new image and an existing tag is never rebuilt. Agent images
+(`mleray-agent-<name>:<hash>`) are built FROM it with the classic builder; their hash covers
+the agent folder and the base tag (see `mleray.agents.image_tag`).
+
+CA bundle option: pip inside a container reaches PyPI only through a TLS proxy whose CA the
+host trusts. With `ca_bundle` (or env MLERAY_CA_BUNDLE) set, that bundle is copied into the
+agent's build context as `mleray-ca.crt` and passed as build arg `CA_BUNDLE=mleray-ca.crt`;
+Dockerfiles that need pip (aideml) use it. It never changes the image tag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mleray.agents import AgentConfig, image_tag, list_agents
+from mleray.errors import MlerayError, SandboxUnavailableError, SpecError
+
+IMAGE_DIR = Path(__file__).parent / "sandbox" / "image"
+PACKAGES_FILE = IMAGE_DIR / "packages.txt"
+ROOTFS_SCRIPT = IMAGE_DIR / "build-rootfs.sh"
+SUITE = "bookworm"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+BASE_REPOSITORY = "mleray-base"
+CA_BUNDLE_NAME = "mleray-ca.crt"
+OPTIONAL_AGENTS = frozenset({"aideml"})  # need the network at build time: built only on request
+
+# Applied at `docker import`: the image's defaults when run without mleray's settings.
+_IMPORT_CHANGES = [
+    "ENV PATH=/opt/mleray/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "ENV LANG=C.UTF-8",
+    "ENV PYTHONUNBUFFERED=1",
+    "WORKDIR /home/agent",
+    "USER agent",
+    'CMD ["/bin/bash"]',
+]
+
+
+class ImageBuildError(MlerayError):
+    """Building an image failed; the message names the image and the failing step."""
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    tag: str
+    built: bool  # False: the tag existed and was kept
+
+
+def base_packages() -> list[str]:
+    lines = PACKAGES_FILE.read_text().splitlines()
+    return [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def base_image_tag() -> str:
+    digest = hashlib.sha256()
+    digest.update(SUITE.encode())
+    digest.update(PACKAGES_FILE.read_bytes())
+    digest.update(ROOTFS_SCRIPT.read_bytes())
+    digest.update("\n".join(_IMPORT_CHANGES).encode())
+    return f"{BASE_REPOSITORY}:{digest.hexdigest()[:12]}"
+
+
+def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
+    """The Debian mirror from this machine's apt sources (deb822 or one-line format)."""
+    candidates = sorted((sources_dir / "sources.list.d").glob("*.sources"))
+    for path in candidates:
+        for line in path.read_text().splitlines():
+            if line.startswith("URIs:") and "security" not in line:
+                return line.split()[1]
+    for path in [sources_dir / "sources.list", *sorted((sources_dir / "sources.list.d").glob("*.list"))]:
+        if not path.is_file():
+            continue
+        for line in path.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[0] == "deb" and "security" not in line:
+                return next(p for p in parts[1:] if "://" in p)
+    return DEFAULT_MIRROR
+
+
+def docker_client():
+    import docker
+
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except Exception as exc:
+        raise SandboxUnavailableError(
+            f"no Docker engine answers ({type(exc).__name__}): run scripts/setup-docker.sh"
+        ) from exc
+    return client
+
+
+def image_exists(client, tag: str) -> bool:
+    import docker
+
+    try:
+        client.images.get(tag)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def build_base_image(client=None, force: bool = False, mirror: str | None = None) -> BuildOutcome:
+    """Debootstrap the base root filesystem and import it, unless its tag exists."""
+    client = client or docker_client()
+    tag = base_image_tag()
+    if not force and image_exists(client, tag):
+        return BuildOutcome(tag, built=False)
+    if shutil.which("debootstrap") is None:
+        raise ImageBuildError(f"cannot build {tag}: debootstrap is missing (run scripts/setup-docker.sh)")
+    if os.geteuid() != 0:
+        raise ImageBuildError(f"cannot build {tag}: debootstrap needs root")
+    with tempfile.TemporaryDirectory(prefix="mleray-base-") as tmp:
+        tar_path = Path(tmp) / "rootfs.tar"
+        cmd = ["sh", str(ROOTFS_SCRIPT), str(tar_path), mirror or apt_mirror(), SUITE, *base_packages()]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise ImageBuildError(f"building {tag} failed in {ROOTFS_SCRIPT.name}: {tail[0]}")
+        repository, version = tag.split(":")
+        client.api.import_image_from_file(
+            str(tar_path), repository=repository, tag=version, changes=_IMPORT_CHANGES
+        )
+    if not image_exists(client, tag):
+        raise ImageBuildError(f"docker import did not produce {tag}")
+    return BuildOutcome(tag, built=True)
+
+
+def ca_bundle_path(ca_bundle: str | os.PathLike | None = None) -> Path | None:
+    value = ca_bundle or os.environ.get("MLERAY_CA_BUNDLE")
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise SpecError(f"CA bundle {path} (MLERAY_CA_BUNDLE) is not a file")
+    return path
+
+
+def build_agent_image(
+    agent: AgentConfig,
+    client=None,
+    force: bool = False,
+    ca_bundle: str | os.PathLike | None = None,
+) -> BuildOutcome:
+    """Build `agent`'s image FROM the base image (building that first if needed)."""
+    if agent.image and not agent.dockerfile:
+        return BuildOutcome(agent.image, built=False)  # a prebuilt image: nothing to build
+    client = client or docker_client()
+    base = build_base_image(client).tag
+    tag = image_tag(agent)
+    if not force and image_exists(client, tag):
+        return BuildOutcome(tag, built=False)
+    bundle = ca_bundle_path(ca_bundle)
+    with tempfile.TemporaryDirectory(prefix=f"mleray-build-{agent.name}-") as tmp:
+        context = Path(tmp) / "context"
+        shutil.copytree(agent.dir, context, symlinks=False,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        buildargs = {"BASE_IMAGE": base}
+        if bundle is not None:
+            shutil.copyfile(bundle, context / CA_BUNDLE_NAME)
+            buildargs["CA_BUNDLE"] = CA_BUNDLE_NAME
+        _classic_build(client, context, agent, tag, buildargs)
+    return BuildOutcome(tag, built=True)
+
+
+def _classic_build(client, context: Path, agent: AgentConfig, tag: str, buildargs: dict) -> None:
+    import docker
+
+    try:
+        client.images.build(
+            path=str(context), dockerfile=agent.dockerfile, tag=tag, buildargs=buildargs,
+            rm=True, forcerm=True, labels={"mleray.agent": agent.name},
+        )
+    except docker.errors.BuildError as exc:
+        last = next((str(c.get("stream", c.get("error", ""))).strip() for c in reversed(list(exc.build_log))
+                     if str(c.get("stream", c.get("error", ""))).strip()), str(exc))
+        raise ImageBuildError(f"building {tag} from {agent.dir / agent.dockerfile} failed: {last}") from exc
+    except docker.errors.APIError as exc:
+        raise ImageBuildError(f"building {tag} for agent {agent.name}: {exc.explanation or exc}") from exc
+
+
+def build_all(force: bool = False, include_optional: bool = False,
+              ca_bundle: str | os.PathLike | None = None) -> list[BuildOutcome]:
+    """Build the base image and every built-in agent image (aideml only when asked)."""
+    client = docker_client()
+    outcomes = [build_base_image(client, force=force)]
+    for agent in list_agents():
+        if agent.name in OPTIONAL_AGENTS and not include_optional:
+            continue
+        outcomes.append(build_agent_image(agent, client, force=force, ca_bundle=ca_bundle))
+    return outcomes
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m mleray.images", description=__doc__.splitlines()[0])
+    parser.add_argument("--base-only", action="store_true", help="build only the base image")
+    parser.add_argument("--force", action="store_true", help="rebuild even when the tag exists")
+    parser.add_argument("--with-optional", action="store_true", help="also build aideml (needs network + CA bundle)")
+    parser.add_argument("--ca-bundle", default=None, help="CA bundle to trust inside builds (or MLERAY_CA_BUNDLE)")
+    args = parser.parse_args(argv)
+    try:
+        if args.base_only:
+            outcomes = [build_base_image(force=args.force)]
+        else:
+            outcomes = build_all(args.force, args.with_optional, args.ca_bundle)
+    except MlerayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for outcome in outcomes:
+        print(f"{'built' if outcome.built else 'exists'} {outcome.tag}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
