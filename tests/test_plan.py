@@ -1,0 +1,66 @@
+"""Planning: the trial matrix, stable ids, and skipping trials already final."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from mleray.plan import pending_trials, plan_trials, trial_id_for
+from mleray.spec import spec_from_dict
+
+BASE = {
+    "name": "p", "competitions": ["breast-cancer-auc", "diabetes-rmse"],
+    "agents": [{"name": "noop"}, {"name": "sleep", "models": ["a", "b"], "kwargs": {"seconds": 1, "x": [1]}}],
+    "seeds": 2, "resources": {"gpus": 0.5, "cpus": 1, "memory": "1g"}, "sandbox": "local",
+}
+
+
+def spec(**changes):
+    return spec_from_dict({**BASE, **changes}, check=False)
+
+
+def test_matrix_size_and_fields():
+    trials = plan_trials(spec())
+    assert len(trials) == 2 * (1 + 2) * 2
+    assert len({t.trial_id for t in trials}) == len(trials)
+    sleep = [t for t in trials if t.agent == "sleep"]
+    assert {t.model for t in sleep} == {"a", "b"}
+    assert sleep[0].kwargs == {"seconds": 1, "x": [1]}
+    assert sleep[0].kwargs_json == '{"seconds":1,"x":[1]}'
+    assert {t.model for t in trials if t.agent == "noop"} == {None}
+    assert all(t.gpus == 0.5 and t.memory_bytes == 1024**3 and t.sweep == "p" for t in trials)
+
+
+def test_ids_are_deterministic_and_ignore_name_order_and_bookkeeping():
+    first = {t.trial_id for t in plan_trials(spec())}
+    assert first == {t.trial_id for t in plan_trials(spec())}
+    # sweep name, snapshot interval and attempts do not change what runs
+    assert first == {t.trial_id for t in plan_trials(spec(name="other", snapshot_interval=5, max_attempts=9))}
+    # kwargs key order does not matter
+    agents = [BASE["agents"][0], {**BASE["agents"][1], "kwargs": {"x": [1], "seconds": 1}}]
+    assert first == {t.trial_id for t in plan_trials(spec(agents=agents))}
+
+
+def test_ids_change_with_what_changes_the_run():
+    base = {t.trial_id for t in plan_trials(spec())}
+    for changed in (spec(time_limit=99), spec(sandbox="docker"),
+                    spec(resources={"gpus": 0.25, "cpus": 1, "memory": "1g"}),
+                    spec(resources={"gpus": 0.5, "cpus": 2, "memory": "1g"}),
+                    spec(resources={"gpus": 0.5, "cpus": 1, "memory": "2g"})):
+        assert not base & {t.trial_id for t in plan_trials(changed)}
+    args = ("c", "a", None, 0, "{}", 60.0, "local", 0.0, 1.0, 1024)
+    assert trial_id_for(*args) != trial_id_for("c", "a", None, 1, *args[4:])
+    assert trial_id_for(*args) != trial_id_for("c", "a", "m", 0, *args[4:])
+    assert trial_id_for(*args) != trial_id_for("c", "a", None, 0, '{"k":1}', *args[5:])
+
+
+def test_pending_drops_final_trials_but_not_infra_errors(tmp_path):
+    from test_results import make_outcome, write_final
+
+    trials = plan_trials(spec())
+    assert pending_trials(trials, tmp_path / "none") == trials
+    write_final(tmp_path, trials[0], make_outcome(trials[0], status="completed"))
+    write_final(tmp_path, trials[1], make_outcome(trials[1], status="agent_error"))
+    write_final(tmp_path, trials[2], make_outcome(trials[2], status="infra_error"))
+    left = pending_trials(trials, tmp_path)
+    assert [t.trial_id for t in left] == [t.trial_id for t in trials[2:]]
+    assert replace(trials[0], sweep="renamed").trial_id == trials[0].trial_id
