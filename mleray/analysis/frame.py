@@ -66,7 +66,7 @@ def _read_folder(folder: Path, schema: pa.Schema) -> pd.DataFrame:
 def _check_results_dir(results_dir: str | Path) -> Path:
     path = Path(results_dir)
     if not path.is_dir():
-        raise NotFoundError(f"results folder not found: {path}")
+        raise NotFoundError(f"results folder {path} does not exist")
     return path
 
 
@@ -87,20 +87,10 @@ def load_snapshots(results_dir: str | Path) -> pd.DataFrame:
 
 
 def load_split(name: str) -> list[str]:
-    """Competition ids of a split, through the registry when it is there."""
-    try:
-        from mleray.registry import load_split as registry_load_split
-    except ImportError:
-        registry_load_split = None
-    if registry_load_split is not None:
-        return list(registry_load_split(name))
-    candidates = [Path.cwd() / "competitions" / "splits" / f"{name}.txt",
-                  Path(__file__).resolve().parents[2] / "competitions" / "splits" / f"{name}.txt"]
-    for path in candidates:
-        if path.is_file():
-            lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-            return [line for line in lines if line]
-    raise NotFoundError(f"split not found: {name} (looked for {candidates[-1]})")
+    """Competition ids of a split (the registry's `competitions/splits/<name>.txt`)."""
+    from mleray.registry import load_split as registry_load_split
+
+    return list(registry_load_split(name))
 
 
 def final_trials(trials: pd.DataFrame) -> pd.DataFrame:

@@ -33,6 +33,7 @@ def seed_table(runs: pd.DataFrame, keys: list[str], seeds: pd.MultiIndex,
     expected = len(expected_competitions)
     in_split = runs.loc[runs["competition_id"].isin(expected_competitions)]
     grouped = in_split.groupby([*keys, "seed"], observed=True)
+    seeds = seeds.sort_values()
     table = grouped[SEED_METRICS].sum().reindex(seeds, fill_value=0)
     table = table.astype(float) * (100.0 / expected) if expected else table.astype(float) * np.nan
     table.columns = [f"{metric}_pct" for metric in SEED_METRICS]

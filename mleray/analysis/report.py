@@ -172,9 +172,6 @@ def build_report(results_dir: str | Path, ks: list[int] | None = None, split: st
     if duplicates:
         extra.append(f"{duplicates} runs share a group, competition and seed with a later "
                      f"one (different sweep or kwargs); only the latest is counted")
-    in_flight = snapshots.loc[~snapshots["trial_id"].isin(trials["trial_id"]), "trial_id"].nunique()
-    if in_flight:
-        extra.append(f"{in_flight} trials have snapshots but no final row yet (still running?)")
     per_competition = runs.groupby([*keys, "competition_id"], observed=True).size()
     most_runs = int(per_competition.max()) if len(runs) else 0
     ks = resolve_ks(ks, most_runs)

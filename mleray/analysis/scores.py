@@ -19,10 +19,11 @@ def normalised_best_scores(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     score = runs["score"].astype(float)
     span = runs["gold_threshold"].astype(float) - runs["median_threshold"].astype(float)
-    usable = runs["valid_submission"].to_numpy(dtype=bool) & np.isfinite(score.to_numpy())
+    valid = runs["valid_submission"].to_numpy(dtype=bool)
+    usable = valid & np.isfinite(score.to_numpy())  # a valid submission may score NaN
     normalised = ((score - runs["median_threshold"].astype(float)) / span.where(span != 0))
     frame = runs[[*keys, "competition_id"]].assign(
-        _valid=usable, _norm=normalised.where(usable),
+        _valid=valid, _norm=normalised.where(usable),
         _signed=score.where(usable) * np.where(runs["is_lower_better"].to_numpy(dtype=bool), -1, 1),
         _lower=runs["is_lower_better"].to_numpy(dtype=bool))
     grouped = frame.groupby([*keys, "competition_id"], observed=True, sort=True)

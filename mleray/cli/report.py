@@ -1,7 +1,57 @@
-"""CLI commands: report (placeholder until implemented)."""
+"""CLI command: `mleray report RESULTS` (pass@k, medal rates, curves, plots)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
+from rich.console import Console
+
+from mleray.errors import MlerayError
+
+
+def parse_ks(text: str | None) -> list[int] | None:
+    """'1,2,4,8' -> [1, 2, 4, 8]; None -> None (every k). A bad value is a one-line error."""
+    from mleray.analysis.frame import ReportError
+
+    if text is None:
+        return None
+    ks = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) < 1:
+            raise ReportError(f"--k: {part!r} is not a positive whole number (use e.g. --k 1,2,4)")
+        ks.append(int(part))
+    return ks
+
+
+def report(
+    results: Path = typer.Argument(..., help="The results folder of a sweep."),
+    k: Optional[str] = typer.Option(None, "--k", help="Comma-separated k values for pass@k "
+                                    "(default: every k from 1 to the number of seeds)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Only the competitions of this split."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write report.md, report.json and PNGs here."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout, nothing else."),
+) -> None:
+    """Pass@k, medal rates with error bars, scaling curves and plots for a results folder."""
+    from mleray.analysis.render import terminal_view, to_json, write_report
+    from mleray.analysis.report import build_report
+    from mleray.cli import fail
+
+    try:
+        ks = parse_ks(k)
+        built = build_report(results, ks=ks, split=split)
+        written = write_report(built, out) if out is not None else []
+    except MlerayError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        typer.echo(to_json(built))
+    else:
+        Console().print(terminal_view(built))
+    for path in written:  # on stderr, so that --json leaves stdout pure JSON
+        typer.echo(f"wrote {path}", err=True)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("report")(report)

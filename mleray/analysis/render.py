@@ -1,0 +1,207 @@
+"""Writing a Report out: Markdown, JSON (every number), PNGs, and the terminal table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from mleray.analysis.frame import METRIC_LABELS, PASS_METRICS, SEED_METRICS
+from mleray.analysis.plots import write_plots
+
+MAX_K_COLUMNS = 10      # pass@k columns shown in tables; the JSON has every k
+MAX_TIME_COLUMNS = 12
+MAX_HEATMAP_ROWS = 100
+
+REPORT_MD = "report.md"
+REPORT_JSON = "report.json"
+
+
+def to_json(report) -> str:
+    return json.dumps(report.to_dict(), indent=2, allow_nan=False)
+
+
+def shown_ks(ks: list[int]) -> list[int]:
+    """At most MAX_K_COLUMNS values of k: all when few, else powers of two plus the last."""
+    if len(ks) <= MAX_K_COLUMNS:
+        return list(ks)
+    picked = [k for k in ks if k & (k - 1) == 0][: MAX_K_COLUMNS - 1]
+    return sorted(set(picked) | {ks[-1]})
+
+
+def _fmt(value, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _mean_sem(row: dict | None) -> str:
+    if row is None or row.get("mean_pct") is None:
+        return "n/a"
+    sem = "" if row["sem_pct"] is None else f" ± {row['sem_pct']:.1f}"
+    return f"{row['mean_pct']:.1f}{sem}"
+
+
+def _groups(report) -> dict[tuple, str]:
+    rows = report.medal_rates or report.gpu_cost
+    keys = report.group_keys
+    return {tuple(row[k] for k in keys): " / ".join(str(row[k]) for k in keys) for row in rows}
+
+
+def _index(rows: list[dict], keys: list[str], *extra: str) -> dict[tuple, dict]:
+    return {tuple(row[k] for k in [*keys, *extra]): row for row in rows}
+
+
+def _md_table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _md_rates(report) -> list[str]:
+    rates = _index(report.medal_rates, report.group_keys, "metric")
+    header = ["group", *(METRIC_LABELS[m] + " %" for m in SEED_METRICS), "seeds (complete/all)"]
+    rows = []
+    for group, label in _groups(report).items():
+        first = rates.get((*group, SEED_METRICS[0]), {})
+        rows.append([label, *(_mean_sem(rates.get((*group, m))) for m in SEED_METRICS),
+                     f"{first.get('seeds', 0)}/{first.get('seeds_total', 0)}"])
+    return ["## Medal rates (mean ± SEM over complete seeds, MLE-bench aggregation)", "",
+            *_md_table(header, rows)]
+
+
+def _md_pass_at_k(report) -> list[str]:
+    table = _index(report.pass_at_k, report.group_keys, "metric", "k")
+    ks = shown_ks(report.ks)
+    lines = ["## pass@k (% of competitions)", ""]
+    for metric in PASS_METRICS:
+        rows = [[label, *(_fmt(_pct(table.get((*group, metric, k)))) for k in ks)]
+                for group, label in _groups(report).items()]
+        lines += [f"### {METRIC_LABELS[metric]}", "", *_md_table(["group", *map(str, ks)], rows)]
+    return lines
+
+
+def _pct(row: dict | None):
+    return None if row is None or row["pass_at_k"] is None else row["pass_at_k"] * 100
+
+
+def _md_bootstrap_and_pairs(report) -> list[str]:
+    table = _index(report.bootstrap, report.group_keys, "metric")
+    rows = []
+    for group, label in _groups(report).items():
+        cells = []
+        for metric in PASS_METRICS:
+            row = table.get((*group, metric))
+            cells.append("n/a" if row is None else
+                         f"{row['rate_pct']:.1f} [{row['ci_low_pct']:.1f}, {row['ci_high_pct']:.1f}]")
+        rows.append([label, *cells])
+    lines = ["## 95% bootstrap intervals (competitions resampled)", "",
+             *_md_table(["group", *(METRIC_LABELS[m] + " %" for m in PASS_METRICS)], rows)]
+    if report.paired:
+        pair_rows = [[p["a"], p["b"], _fmt(p["difference_pct"]),
+                      f"[{_fmt(p['ci_low_pct'])}, {_fmt(p['ci_high_pct'])}]", p["competitions"],
+                      f"{p['a_better']}/{p['b_better']}/{p['ties']}"] for p in report.paired]
+        lines += ["## Paired differences, any medal (A − B on shared competitions)", "",
+                  *_md_table(["A", "B", "difference %", "95% CI", "competitions",
+                              "A better/B better/tied"], pair_rows)]
+    return lines
+
+
+def _md_time_and_cost(report) -> list[str]:
+    lines = []
+    curves = pd.DataFrame(report.time_curves)
+    if len(curves):
+        curves = curves.loc[curves["metric"] == "any_medal"]
+        hours = sorted(curves["elapsed_hours"].unique())
+        step = max(1, -(-len(hours) // MAX_TIME_COLUMNS))
+        hours = hours[::step] if hours[-1] in hours[::step] else [*hours[::step], hours[-1]]
+        table = _index(curves.to_dict("records"), report.group_keys, "elapsed_hours")
+        rows = [[label, *(_fmt(table.get((*g, h), {}).get("rate_pct")) for h in hours)]
+                for g, label in _groups(report).items()]
+        lines += ["## Any-medal rate vs time budget (% of runs)", "",
+                  *_md_table(["group", *(f"{h:.2g} h" for h in hours)], rows)]
+    cost = [[" / ".join(str(r[k]) for k in report.group_keys), r["trials"], r["runs"],
+             _fmt(r["gpu_hours"]), r["medals"], _fmt(r["gpu_hours_per_medal"])]
+            for r in report.gpu_cost]
+    if cost:
+        lines += ["## GPU cost", "", *_md_table(
+            ["group", "trials", "runs", "GPU-hours", "medals", "GPU-hours per medal"], cost)]
+    hardware = [[" / ".join(str(r[k]) for k in report.group_keys), r["gpu_share"], r["runs"],
+                 _fmt(r["any_medal_pct"]), _fmt(r["gpu_hours_per_medal"])] for r in report.hardware]
+    if hardware:
+        lines += ["## By GPU share", "", *_md_table(
+            ["group", "GPU share", "runs", "any medal %", "GPU-hours per medal"], hardware)]
+    return lines
+
+
+def _md_scores(report) -> list[str]:
+    frame = pd.DataFrame(report.competition_scores)
+    if frame.empty:
+        return []
+    frame["group"] = frame[report.group_keys].astype(str).agg(" / ".join, axis=1)
+    grid = frame.pivot_table(index="competition_id", columns="group", values="normalised",
+                             aggfunc="max", dropna=False).sort_index()
+    rows = [[comp, *(_fmt(None if pd.isna(v) else v, 2) for v in values)]
+            for comp, values in zip(grid.index[:MAX_HEATMAP_ROWS], grid.to_numpy())]
+    more = len(grid.index) - MAX_HEATMAP_ROWS
+    return ["## Best score per competition (0 = median, 1 = gold)", "",
+            *_md_table(["competition", *grid.columns], rows),
+            *([f"({more} more competitions in report.json)", ""] if more > 0 else [])]
+
+
+def to_markdown(report, plots: list[Path] | None = None) -> str:
+    counts = report.counts
+    lines = ["# mleray report", "",
+             f"- results: `{report.results_dir}`" + (f", split `{report.split}`" if report.split else ""),
+             f"- generated: {report.generated_at}",
+             f"- {counts.get('trials', 0)} trials, {counts.get('runs', 0)} ran, "
+             f"{counts.get('not_run', 0)} not run; {counts.get('competitions_expected', 0)} "
+             f"competitions; {counts.get('groups', 0)} agent/model groups", "",
+             "## What is missing", ""]
+    lines += [f"- {line}" for line in report.missing] or ["Nothing: every trial ran and every seed is complete."]
+    lines.append("")
+    if report.medal_rates:
+        lines += [*_md_rates(report), *_md_pass_at_k(report), *_md_bootstrap_and_pairs(report),
+                  *_md_time_and_cost(report), *_md_scores(report)]
+    if plots:
+        lines += ["## Plots", "", *(f"![{p.stem}]({p.name})" for p in plots), ""]
+    lines += ["## Method", "", *(f"- {note}" for note in report.notes), ""]
+    return "\n".join(lines)
+
+
+def write_report(report, out_dir: str | Path) -> list[Path]:
+    """report.md, report.json and the PNGs into `out_dir`; returns every path written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plots = write_plots(report, out)
+    (out / REPORT_JSON).write_text(to_json(report))
+    (out / REPORT_MD).write_text(to_markdown(report, plots))
+    return [out / REPORT_MD, out / REPORT_JSON, *plots]
+
+
+def terminal_view(report) -> Group:
+    """A rich table of the headline numbers, then what is missing."""
+    rates = _index(report.medal_rates, report.group_keys, "metric")
+    passk = _index(report.pass_at_k, report.group_keys, "metric", "k")
+    boot = _index(report.bootstrap, report.group_keys, "metric")
+    cost = _index(report.gpu_cost, report.group_keys)
+    ks = shown_ks(report.ks)
+    table = Table(title=f"mleray report: {report.results_dir}"
+                  + (f" (split {report.split})" if report.split else ""),
+                  caption="rates: mean ± SEM over complete seeds; p@k: any-medal pass@k %")
+    table.add_column("group", no_wrap=True)
+    for column in ["medal %", "gold %", ">median %", "valid %", *(f"p@{k}" for k in ks),
+                   "medal 95% CI", "seeds", "GPU-h/medal"]:
+        table.add_column(column, justify="right")
+    for group, label in _groups(report).items():
+        b = boot.get((*group, "any_medal"))
+        first = rates.get((*group, "any_medal"), {})
+        table.add_row(label, *(_mean_sem(rates.get((*group, m))) for m in PASS_METRICS),
+                      *(_fmt(_pct(passk.get((*group, "any_medal", k)))) for k in ks),
+                      "n/a" if b is None else f"[{b['ci_low_pct']:.1f}, {b['ci_high_pct']:.1f}]",
+                      f"{first.get('seeds', 0)}/{first.get('seeds_total', 0)}",
+                      _fmt(cost.get(group, {}).get("gpu_hours_per_medal")))
+    missing = [Text(f"missing: {line}", style="yellow") for line in report.missing]
+    return Group(table, *missing)

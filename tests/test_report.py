@@ -1,0 +1,140 @@
+"""build_report and `mleray report`: empty and partly failed sweeps, splits, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from mleray.analysis.render import to_markdown, write_report
+from mleray.analysis.report import build_report
+from mleray.analysis.synthetic import write_results
+from mleray.errors import MlerayError, NotFoundError
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run(comp, seed, won=False, agent="aide", **extra):
+    return {"competition_id": comp, "seed": seed, "agent": agent, "model": "gpt",
+            "any_medal": won, "bronze_medal": won, "wall_seconds": 600.0, **extra}
+
+
+@pytest.fixture
+def partial_sweep(tmp_path):
+    """Three competitions × three seeds, with the usual ways a sweep goes wrong."""
+    rows = [run(c, s, won=(c == "comp-a")) for c in ("comp-a", "comp-b") for s in range(3)]
+    rows += [run("comp-c", 0, valid_submission=False, score=None),
+             run("comp-c", 1, status="agent_error", valid_submission=False),
+             run("comp-c", 2, status="infra_error", error="node lost")]
+    rows[1]["status"] = "cancelled"  # comp-a seed 1
+    return write_results(tmp_path / "results", rows)
+
+
+def test_missing_folder_is_a_one_line_not_found(tmp_path):
+    with pytest.raises(NotFoundError) as info:
+        build_report(tmp_path / "nope")
+    assert "\n" not in str(info.value) and "nope" in str(info.value)
+
+
+def test_empty_folder_says_there_are_no_trials(tmp_path):
+    (tmp_path / "results").mkdir()
+    report = build_report(tmp_path / "results")
+    assert report.counts["trials"] == 0 and report.ks == []
+    assert any("no trials" in line for line in report.missing)
+    paths = write_report(report, tmp_path / "out")
+    assert "no trials" in (tmp_path / "out" / "report.md").read_text()
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["medal_rates"] == []
+    for png in [p for p in paths if p.suffix == ".png"]:
+        assert png.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_partial_sweep_says_what_is_missing(partial_sweep):
+    report = build_report(partial_sweep, n_boot=200)
+    text = "\n".join(report.missing)
+    assert "2 trials not run (1 cancelled, 1 infra_error)" in text
+    assert "seed 1: incomplete, 1 of 3 competitions missing (comp-a)" in text
+    assert "seed 2: incomplete, 1 of 3 competitions missing (comp-c)" in text
+    assert "no valid submission in 1 competitions (comp-c)" in text
+    assert report.counts["runs"] == 7 and report.counts["not_run"] == 2
+    rates = {row["metric"]: row for row in report.medal_rates}
+    # The only complete seed is 0: comp-a medal, comp-b and comp-c not → 1/3.
+    assert rates["any_medal"]["mean_pct"] == pytest.approx(100 / 3)
+    assert rates["any_medal"]["seeds"] == 1 and rates["any_medal"]["seeds_incomplete"] == 2
+    assert rates["any_medal"]["sem_pct"] is None
+    assert "What is missing" in to_markdown(report)
+
+
+def test_report_is_json_serialisable_plain_data(partial_sweep):
+    report = build_report(partial_sweep, ks=[1, 2], n_boot=200)
+    text = json.dumps(report.to_dict(), allow_nan=False)
+    data = json.loads(text)
+    assert data["ks"] == [1, 2]
+    assert {row["k"] for row in data["pass_at_k"]} == {1, 2}
+    assert data["time_curves"] and data["competition_scores"] and data["gpu_cost"]
+
+
+def test_k_larger_than_runs_is_an_error(partial_sweep):
+    with pytest.raises(MlerayError, match="k=4 exceeds"):
+        build_report(partial_sweep, ks=[1, 4])
+
+
+def test_split_restricts_competitions_and_names_absent_ones(partial_sweep, tmp_path, monkeypatch):
+    builtin = tmp_path / "competitions"
+    (builtin / "splits").mkdir(parents=True)
+    (builtin / "splits" / "pair.txt").write_text("comp-a\ncomp-q  # never run\n")
+    monkeypatch.setenv("MLERAY_BUILTIN_COMPETITIONS", str(builtin))
+    report = build_report(partial_sweep, split="pair", n_boot=200)
+    assert report.counts["competitions_expected"] == 2
+    assert {row["split"] for row in report.medal_rates} == {"pair"}
+    text = "\n".join(report.missing)
+    assert "1 competitions have no run at all: comp-q" in text
+    assert "trial rows of competitions outside split pair ignored" in text
+    with pytest.raises(NotFoundError):
+        build_report(partial_sweep, split="no-such-split")
+
+
+@pytest.fixture(scope="module")
+def cli():
+    import mleray.cli
+
+    mleray.cli._register_commands()
+    return mleray.cli.app
+
+
+def test_cli_table_and_files(cli, partial_sweep, tmp_path):
+    result = CliRunner().invoke(cli, ["report", str(partial_sweep), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "aide / gpt" in result.output and "missing:" in result.output
+    for name in ("report.md", "report.json", "pass_at_k.png", "medal_rate_vs_time.png",
+                 "competition_heatmap.png"):
+        assert (tmp_path / "o" / name).stat().st_size > 0
+
+
+def test_cli_json_is_the_only_stdout(cli, partial_sweep, tmp_path):
+    result = CliRunner().invoke(cli, ["report", str(partial_sweep), "--json", "--k", "1,2",
+                                      "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["ks"] == [1, 2] and data["counts"]["runs"] == 7
+    assert "wrote" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--k", "1,x"], "--k: 'x' is not a positive whole number"),
+    (["--k", "0"], "--k: '0' is not a positive whole number"),
+    (["--k", "9"], "k=9 exceeds the most runs any competition has (n=3)"),
+    (["--split", "no-such-split"], "no-such-split"),
+])
+def test_cli_bad_arguments_exit_2_with_one_line(cli, partial_sweep, args, message):
+    result = CliRunner().invoke(cli, ["report", str(partial_sweep), *args])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_cli_missing_folder(cli, tmp_path):
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "none")])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: results folder {tmp_path / 'none'} does not exist"
