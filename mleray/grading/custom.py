@@ -21,6 +21,10 @@ import pandas as pd
 from mleray.errors import SpecError
 from mleray.grading.validate import SubmissionError
 
+# MLE-bench reads CSVs with round-trip float parsing; pandas 3 parses exactly by default
+# and deprecates the option.
+_FLOAT_OPTIONS = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+
 
 @functools.lru_cache(maxsize=64)
 def load_grader(spec: str, root: Path) -> Callable[..., Any]:
@@ -61,7 +65,7 @@ def load_answers(path: Path) -> Any:
         with open(path, encoding="utf-8") as handle:
             return [json.loads(line) for line in handle if line.strip()]
     try:
-        return pd.read_csv(path, float_precision="round_trip")
+        return pd.read_csv(path, **_FLOAT_OPTIONS)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise SpecError(f"answers {path} are not a readable CSV ({' '.join(str(exc).split())})") from None
 
@@ -71,7 +75,7 @@ def run_grader(spec: str, root: Path, text: str, name: str, answers: Any) -> flo
     result that is not a number, makes the submission invalid with that message."""
     grader = load_grader(spec, Path(root))
     try:
-        submission = pd.read_csv(io.StringIO(text), float_precision="round_trip")
+        submission = pd.read_csv(io.StringIO(text), **_FLOAT_OPTIONS)
     except pd.errors.EmptyDataError:
         raise SubmissionError(f"{name}: empty file (no header)") from None
     except (pd.errors.ParserError, ValueError) as exc:

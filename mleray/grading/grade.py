@@ -8,7 +8,9 @@ leaderboard or config broken) raises NotPreparedError / SpecError.
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -145,10 +147,16 @@ def load_metric_answers(competition: Competition, metric: Metric) -> Answers:
         raise SpecError(f"answers: {exc}") from None
     if metric.binary_answers and not np.isin(y_true, (0.0, 1.0)).all():
         raise SpecError(f"answers {path}: metric {metric.name} needs 0/1 targets (one-hot for several classes)")
-    try:  # the answers, graded as a submission, must score
-        metric.score(y_true, y_true)
-    except ValueError as exc:
-        raise SpecError(f"answers {path} cannot be scored with {metric.name}: {exc}") from None
+    with warnings.catch_warnings(record=True) as caught:  # the answers, as a submission, must score
+        warnings.simplefilter("always")
+        try:
+            perfect = metric.score(y_true, y_true)
+        except ValueError as exc:
+            raise SpecError(f"answers {path} cannot be scored with {metric.name}: {exc}") from None
+    if not math.isfinite(perfect):
+        why = f" ({caught[0].message})" if caught else ""
+        raise SpecError(f"answers {path} cannot be scored with {metric.name}: "
+                        f"they score {perfect} against themselves{why}")
     return Answers(path, frame, id_column, validate.canonical_ids(ids), targets, y_true)
 
 

@@ -95,10 +95,16 @@ def _read_capped(path: str, max_bytes: int) -> bytes:
             raise SubmissionError(f"{path}: is not a regular file")
         if info.st_size > max_bytes:
             raise SubmissionError(f"{path}: too large ({info.st_size} bytes; the limit is {max_bytes})")
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:
+        chunks, total = [], 0
+        while total <= max_bytes:  # in chunks: the file may grow after fstat
+            chunk = handle.read(1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    if total > max_bytes:
         raise SubmissionError(f"{path}: too large (over {max_bytes} bytes)")
-    return data
+    return b"".join(chunks)
 
 
 def parse_csv(text: str, name: str) -> pd.DataFrame:
@@ -114,10 +120,10 @@ def parse_csv(text: str, name: str) -> pd.DataFrame:
         raise SubmissionError(f"{name}: empty file (no header)") from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise SubmissionError(f"{name}: not a valid CSV ({_one_line(exc)})") from None
-    if not isinstance(frame.index, pd.RangeIndex):  # pandas moved an extra field to the index
-        raise SubmissionError(f"{name}: rows have more fields than the header has columns")
     if len(frame) == 0:
         raise SubmissionError(f"{name}: has a header but no rows")
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas moved an extra field to the index
+        raise SubmissionError(f"{name}: rows have more fields than the header has columns")
     return frame
 
 
