@@ -9,7 +9,7 @@ import json
 import os
 import shutil
 import signal
-import socket
+import subprocess
 import sys
 import time
 
@@ -56,8 +56,13 @@ def env_report():
     report["PATH_has_validate"] = shutil.which("validate-submission") is not None
     report["instructions"] = open(os.environ["MLERAY_INSTRUCTIONS"]).read()
     report["secret_present"] = bool(os.environ.get("PROBE_SECRET"))
-    write_json("env.json", report)
+    report["data_files"] = sorted(os.listdir(DATA))
+    report["uid"] = os.getuid()
     submit()
+    check = subprocess.run(["validate-submission"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    report["validate_exit"] = check.returncode
+    report["validate_output"] = check.stdout.decode(errors="replace").strip()
+    write_json("env.json", report)
 
 
 def secret_report():
