@@ -78,11 +78,14 @@ def worker_env(address: str) -> dict[str, str]:
 
 
 def connect(address: str, num_gpus: float | None, num_cpus: float | None) -> bool:
-    """Start or join Ray; True when this call started it (and must shut it down)."""
+    """Start or join Ray; True when this call started it (and must shut it down). A Ray
+    already initialised in this process (a notebook, a test) is used as it is."""
     import logging
 
     import ray
 
+    if ray.is_initialized():
+        return False
     if address != "local" and num_gpus is not None:
         raise MlerayError("--num-gpus declares GPUs to an embedded Ray only; a cluster's "
                           "nodes declare their own (drop --num-gpus with --address)")

@@ -1,0 +1,180 @@
+"""The sweep driver on one embedded Ray (2 declared GPUs, 8 CPUs) with the local sandbox:
+GPU packing, reruns, snapshots, infra_error retries, fail-fast checks."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mleray.driver import admission_limit, run_sweep
+from mleray.errors import MlerayError, NotPreparedError
+from mleray.plan import plan_trials
+from mleray.results import load, load_attempts, load_snapshots
+from mleray.spec import spec_from_dict
+
+COMPETITION = "breast-cancer-auc"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """One prepared competition in a private data dir, visible to Ray's workers."""
+    from mleray.data import prepare_competition
+    from mleray.registry import get_competition
+
+    folder = tmp_path_factory.mktemp("data")
+    old = os.environ.get("MLERAY_DATA_DIR")
+    os.environ["MLERAY_DATA_DIR"] = str(folder)
+    prepare_competition(get_competition(COMPETITION))
+    yield folder
+    if old is None:
+        os.environ.pop("MLERAY_DATA_DIR", None)
+    else:
+        os.environ["MLERAY_DATA_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def ray_two_gpus(data_dir):
+    import ray
+
+    ray.init(address="local", num_cpus=8, num_gpus=2, resources={"mleray_answers": 1},
+             include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def make_agent(root: Path, name: str, script: str) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(f'name: {name}\nimage: none\ncommand: ["python3", "{{agent_dir}}/run.py"]\n')
+    (folder / "run.py").write_text(textwrap.dedent(script))
+    return folder
+
+
+def sweep_spec(tmp_path, agent, seeds=1, **extra):
+    raw = {"name": extra.pop("name", "t"), "competitions": [COMPETITION], "agents": [agent],
+           "seeds": seeds, "sandbox": "local", "time_limit": 60, "results": str(tmp_path / "results"),
+           "resources": {"gpus": 0.5, "cpus": 0.5, "memory": "256m"}, **extra}
+    return spec_from_dict(raw, source="test")
+
+
+def max_overlap(intervals):
+    events = sorted([(s, 1) for s, e in intervals] + [(e, -1) for s, e in intervals], key=lambda x: (x[0], x[1]))
+    now = peak = 0
+    for _, step in events:
+        now += step
+        peak = max(peak, now)
+    return peak
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_gpu_shares_pack_without_overbooking(tmp_path, ray_two_gpus):
+    spec = sweep_spec(tmp_path, {"name": "sleep", "kwargs": {"seconds": 2}}, seeds=8)
+    summary = run_sweep(spec, progress=False)
+    df = load(summary.results_dir)
+    assert len(df) == 8 and set(df["status"]) == {"completed"}, df[["status", "error"]]
+    assert summary.attempts == 8 and summary.retries == 0
+    ids = df["gpu_ids"].str.split(",")
+    assert all(len(g) == 1 and g[0] in {"0", "1"} for g in ids)  # a half share is on one GPU
+    spans = list(zip(df["started_at"], df["finished_at"]))
+    assert max_overlap(spans) <= 4
+    assert max_overlap(spans) >= 2  # trials really ran side by side
+    for gpu in ("0", "1"):
+        on_gpu = df[df["gpu_ids"] == gpu]
+        assert max_overlap(list(zip(on_gpu["started_at"], on_gpu["finished_at"]))) <= 2
+    assert (df["gpu_seconds"] - 0.5 * df["wall_seconds"]).abs().max() < 1e-9
+    assert df["valid_submission"].all() and df["score"].notna().all()
+
+    again = run_sweep(spec, progress=False)  # a finished sweep: nothing runs
+    assert again.attempts == 0 and again.skipped == 8
+    assert len(list((summary.results_dir / "trials").glob("*.parquet"))) == 8
+
+
+@pytest.mark.ray
+def test_snapshots_give_score_versus_time(tmp_path, ray_two_gpus):
+    agent = make_agent(tmp_path, "progressive", """
+        import os, shutil, time, pandas as pd
+        data, out = os.environ["MLERAY_DATA"], os.environ["MLERAY_SUBMISSION_DIR"]
+        sample = pd.read_csv(os.path.join(data, "sample_submission.csv"))
+        sample.iloc[:, :1].to_csv(os.path.join(out, "submission.csv"), index=False)  # invalid: no target
+        time.sleep(1.5)
+        sample.to_csv(os.path.join(out, "submission.csv"), index=False)             # valid
+        time.sleep(1.5)
+    """)
+    summary = run_sweep(sweep_spec(tmp_path, {"name": str(agent)}, snapshot_interval=0.5), progress=False)
+    snaps = load_snapshots(summary.results_dir)
+    assert len(snaps) >= 2
+    assert snaps["elapsed_seconds"].is_monotonic_increasing
+    first, last = snaps.iloc[0], snaps.iloc[-1]
+    assert not first["valid_submission"] and first["grade_error"]
+    assert last["valid_submission"] and last["score"] == pytest.approx(0.5)
+    assert load(summary.results_dir).loc[0, "valid_submission"]
+
+
+FLAKY = """
+    import json, os, pathlib, shutil, signal
+    marker = pathlib.Path(json.loads(os.environ["MLERAY_AGENT_KWARGS"])["marker_dir"]) / os.environ["MLERAY_SEED"]
+    if not marker.exists():
+        marker.write_text("died once")
+        os.kill(os.getppid(), signal.SIGKILL)  # the actor's worker process dies: infra fault
+    shutil.copy(os.path.join(os.environ["MLERAY_DATA"], "sample_submission.csv"),
+                os.path.join(os.environ["MLERAY_SUBMISSION_DIR"], "submission.csv"))
+"""
+
+
+@pytest.mark.ray
+def test_lost_actor_is_retried_as_a_new_attempt(tmp_path, ray_two_gpus):
+    agent = make_agent(tmp_path, "flaky", FLAKY)
+    (tmp_path / "markers").mkdir()
+    spec = sweep_spec(tmp_path, {"name": str(agent), "kwargs": {"marker_dir": str(tmp_path / "markers")}},
+                      max_attempts=2)
+    summary = run_sweep(spec, progress=False)
+    assert summary.retries == 1 and summary.attempts == 2
+    df = load(summary.results_dir)
+    assert len(df) == 1 and df.loc[0, "status"] == "completed" and df.loc[0, "attempt"] == 2
+    attempts = load_attempts(summary.results_dir).sort_values("attempt")
+    assert attempts["status"].tolist() == ["infra_error", "completed"]
+    assert "lost" in attempts.iloc[0]["error"]
+
+
+@pytest.mark.ray
+def test_agent_failures_are_not_retried_and_exhausted_infra_errors_rerun(tmp_path, ray_two_gpus):
+    failing = make_agent(tmp_path, "failing", "raise SystemExit(3)\n")
+    summary = run_sweep(sweep_spec(tmp_path, {"name": str(failing)}, name="f", max_attempts=3), progress=False)
+    df = load(summary.results_dir)
+    assert summary.attempts == 1 and df.loc[0, "status"] == "agent_error" and df.loc[0, "exit_code"] == 3
+    assert not df.loc[0, "submission_exists"]
+
+    flaky = make_agent(tmp_path, "flaky", FLAKY)
+    (tmp_path / "m").mkdir()
+    spec = sweep_spec(tmp_path, {"name": str(flaky), "kwargs": {"marker_dir": str(tmp_path / "m")}},
+                      name="g", max_attempts=1, results=str(tmp_path / "r2"))
+    first = run_sweep(spec, progress=False)
+    assert load(first.results_dir).loc[0, "status"] == "infra_error"  # recorded, so reports see it
+    second = run_sweep(spec, progress=False)  # ...but not final: a rerun tries again
+    assert second.attempts == 1 and second.skipped == 0
+    df = load(first.results_dir)
+    assert len(df) == 1 and df.loc[0, "status"] == "completed" and df.loc[0, "attempt"] == 2
+
+
+def test_unprepared_competition_fails_before_anything_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLERAY_DATA_DIR", str(tmp_path / "empty-cache"))
+    spec = sweep_spec(tmp_path, {"name": "noop"})
+    with pytest.raises(NotPreparedError):
+        run_sweep(spec, progress=False)
+    assert not (tmp_path / "results").exists()
+
+
+def test_admission_limit_counts_every_resource():
+    spec = spec_from_dict({"name": "a", "competitions": [COMPETITION], "agents": ["noop"], "sandbox": "local",
+                           "resources": {"gpus": 0.5, "cpus": 1, "memory": "1g"}}, check=False)
+    trial = plan_trials(spec)[0]
+    totals = {"CPU": 16.0, "GPU": 2.0, "memory": 64 * 1024**3}
+    assert admission_limit(trial, totals, local=True) == 4 + 2  # GPUs bind: 4 halves
+    assert admission_limit(trial, {**totals, "CPU": 3.0}, local=True) == 3 + 2
+    with pytest.raises(MlerayError, match="--num-gpus"):
+        admission_limit(trial, {"CPU": 8.0, "memory": 8 * 1024**3}, local=True)
+    assert admission_limit(trial, {"CPU": 8.0}, local=False) == 1 + 2  # may autoscale
