@@ -39,6 +39,7 @@ from mleray.sandbox.contract import (
     CONTAINER_PATHS, OUTPUT_LOG_NAME, VALIDATE_WRAPPER, VALIDATOR, agent_environment, instructions_text, redact,
 )
 from mleray.sandbox.snapshots import SnapshotTaker
+from mleray.sandbox.usage import UsageSampler
 
 LABEL_MANAGED = "mleray.managed"
 LABEL_SWEEP = "mleray.sweep"
@@ -117,12 +118,12 @@ class DockerSandbox:
         if cancel.is_set():
             return _ContainerRun.empty_result(FailureKind.CANCELLED, "cancelled before start")
         tag = image_tag(agent)
-        try:
-            image = self.client.images.get(tag)
-        except docker.errors.ImageNotFound as exc:
-            raise InfraError(missing_image_message(tag, agent)) from exc
         container = None
         try:
+            try:
+                image = self.client.images.get(tag)
+            except docker.errors.ImageNotFound as exc:
+                raise InfraError(missing_image_message(tag, agent)) from exc
             container = self._create(request, agent, tag)
             container.put_archive("/", _runtime_archive(request, agent))
             return _ContainerRun(self, container, request, workdir, cancel, image.id).execute()
@@ -174,8 +175,7 @@ class _ContainerRun:
         self.cancel = cancel
         self.image_id = image_id
         self.snapshots = SnapshotTaker(workdir, request.snapshot_interval)
-        self.cpu_seconds: float | None = None
-        self.peak_memory: int | None = None
+        self.usage = UsageSampler(container, sandbox.stats_seconds)
 
     def execute(self) -> SandboxResult:
         self.container.start()
@@ -195,16 +195,14 @@ class _ContainerRun:
 
     def _wait(self, started: float) -> FailureKind | None:
         """Poll until the container exits; SIGTERM on timeout/cancel, SIGKILL after grace."""
-        stop_reason, term_at, last_stats = None, None, 0.0
+        stop_reason, term_at = None, None
         while True:
+            self.usage.sample()
             self.container.reload()
             if self.container.attrs["State"]["Status"] in ("exited", "dead"):
                 return stop_reason
             now = time.monotonic()
             elapsed = now - started
-            if now - last_stats >= self.sandbox.stats_seconds:
-                self._sample_stats()
-                last_stats = now
             self.snapshots.offer(elapsed, self._write_submission)
             if stop_reason is None and (self.cancel.is_set() or elapsed > self.request.time_limit):
                 stop_reason = FailureKind.CANCELLED if self.cancel.is_set() else FailureKind.TIMEOUT
@@ -221,20 +219,6 @@ class _ContainerRun:
             self.container.kill(signal=name)
         except docker.errors.APIError:
             pass  # it exited in between: nothing to signal
-
-    def _sample_stats(self) -> None:
-        """cgroup v1 counters: cumulative CPU nanoseconds and the memory high-water mark."""
-        try:
-            stats = self.container.stats(stream=False, one_shot=True)
-        except Exception:  # the container may exit mid-call; a missed sample is fine
-            return
-        cpu = (stats.get("cpu_stats") or {}).get("cpu_usage", {}).get("total_usage")
-        if cpu:
-            self.cpu_seconds = max(self.cpu_seconds or 0.0, cpu / 1e9)
-        memory = stats.get("memory_stats") or {}
-        peak = memory.get("max_usage") or memory.get("usage")
-        if peak:
-            self.peak_memory = max(self.peak_memory or 0, int(peak))
 
     def _write_submission(self, target: Path) -> bool:
         import docker
@@ -288,8 +272,8 @@ class _ContainerRun:
         art = self.workdir / "artifacts"
         return SandboxResult(
             status=kind.value, error=redact(error, dict(self.request.secrets)) if error else None,
-            exit_code=exit_code, wall_seconds=wall, cpu_seconds=self.cpu_seconds,
-            peak_memory_bytes=self.peak_memory, submission_path=submission,
+            exit_code=exit_code, wall_seconds=wall, cpu_seconds=self.usage.cpu_seconds,
+            peak_memory_bytes=self.usage.peak_memory_bytes, submission_path=submission,
             logs_dir=art / "logs", code_dir=art / "code", snapshots=self.snapshots.taken,
             sandbox="docker", image_id=self.image_id, isolated=True,
         )

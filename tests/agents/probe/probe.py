@@ -130,6 +130,14 @@ def main():
         hostile()
     elif mode == "oom":
         oom()
+    elif mode == "orphan":  # leaves a child behind: the sandbox must not
+        child = subprocess.Popen(["sleep", "300"])
+        write_json("orphan.json", {"pid": child.pid})
+        submit()
+    elif mode == "burn":  # a known amount of CPU time for the usage counters
+        while time.process_time() < float(KWARGS.get("seconds", 1.5)):
+            sum(i * i for i in range(10000))
+        submit()
     elif mode == "isolation":
         import isolation_checks  # next to this file
 
