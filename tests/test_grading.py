@@ -211,6 +211,16 @@ def test_report_fields_and_medals(tmp_path):
     assert list(report.to_dict()) == GradeReport.field_names()
 
 
+def test_rewritten_answers_are_reloaded(tmp_path):
+    answers = regression_answers()
+    competition = make_competition(tmp_path, answers, metric="mae")
+    path = write(tmp_path / "s.csv", answers)
+    assert grade_submission(competition, path).score == 0.0
+    shifted = answers.assign(y=answers["y"] + 1.0)
+    write(competition.answers_path, shifted)  # same path, moments later
+    assert grade_submission(competition, path).score == 1.0
+
+
 def test_missing_submission_still_reports_thresholds(tmp_path):
     competition = make_competition(tmp_path, regression_answers())
     for path in (tmp_path / "absent.csv", None):

@@ -8,6 +8,8 @@ leaderboard or config broken) raises NotPreparedError / SpecError.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import os
 import warnings
@@ -38,7 +40,7 @@ class Answers:
     path: Path
     frame: pd.DataFrame
     id_column: str
-    ids: list
+    ids: pd.Series
     target_columns: tuple[str, ...]
     y_true: np.ndarray
 
@@ -125,6 +127,17 @@ def _scorer(competition: Competition, metric: Metric | None):
 
 
 def load_metric_answers(competition: Competition, metric: Metric) -> Answers:
+    """Parsed once per answers content (a trial's snapshots all grade against it); keyed
+    by a digest, not mtime, which is too coarse to see a rewrite in the same tick."""
+    digest = hashlib.blake2b()
+    with open(competition.answers_path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return _parse_metric_answers(competition, metric, digest.hexdigest())
+
+
+@functools.lru_cache(maxsize=4)
+def _parse_metric_answers(competition: Competition, metric: Metric, content_digest: str) -> Answers:
     path = competition.answers_path
     try:
         frame = validate.read_csv_strict(path, max_bytes=2**62)
@@ -140,14 +153,21 @@ def load_metric_answers(competition: Competition, metric: Metric) -> Answers:
     if metric.single_column and len(targets) != 1:
         raise SpecError(f"metric {metric.name} needs exactly one target column; answers {path} have {len(targets)}")
     ids = list(frame[id_column])
+    if validate.duplicate_ids(ids):
+        raise SpecError(f"answers {path}: duplicate ids {validate.duplicate_ids(ids)[:5]} in column {id_column!r}")
     try:
-        validate.check_ids(frame, id_column, validate.canonical_ids(ids), str(path))
         y_true = _predictions(metric, frame, targets, str(path), ids)
     except SubmissionError as exc:
         raise SpecError(f"answers: {exc}") from None
+    _check_scoreable(metric, y_true, path)
+    return Answers(path, frame, id_column, frame[id_column], targets, y_true)
+
+
+def _check_scoreable(metric: Metric, y_true: np.ndarray, path: Path) -> None:
+    """The answers, graded as a submission, must get a finite (perfect) score."""
     if metric.binary_answers and not np.isin(y_true, (0.0, 1.0)).all():
         raise SpecError(f"answers {path}: metric {metric.name} needs 0/1 targets (one-hot for several classes)")
-    with warnings.catch_warnings(record=True) as caught:  # the answers, as a submission, must score
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             perfect = metric.score(y_true, y_true)
@@ -157,14 +177,13 @@ def load_metric_answers(competition: Competition, metric: Metric) -> Answers:
         why = f" ({caught[0].message})" if caught else ""
         raise SpecError(f"answers {path} cannot be scored with {metric.name}: "
                         f"they score {perfect} against themselves{why}")
-    return Answers(path, frame, id_column, validate.canonical_ids(ids), targets, y_true)
 
 
 def score_frame(metric: Metric, answers: Answers, frame: pd.DataFrame, name: str) -> float:
     """Check a submission (all cells as text) against the answers, align it by id, score it."""
     validate.check_columns(frame, [answers.id_column, *answers.target_columns], name)
-    ids = validate.check_ids(frame, answers.id_column, answers.ids, name)
-    frame = validate.aligned(frame, ids, answers.ids)
+    order = validate.check_ids(frame, answers.id_column, answers.ids, name)
+    frame = frame.iloc[order].reset_index(drop=True)
     y_pred = _predictions(metric, frame, answers.target_columns, name, list(frame[answers.id_column]))
     y_true = answers.y_true
     if metric.accepts is ValueKind.LABEL and y_pred.dtype != y_true.dtype:

@@ -115,7 +115,8 @@ def parse_csv(text: str, name: str) -> pd.DataFrame:
     if repeated:
         raise SubmissionError(f"{name}: repeated column name(s) {_listing(repeated)}")
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+        # object, not pandas 3's arrow strings, which are slow to iterate and hash one by one
+        frame = pd.read_csv(io.StringIO(text), dtype=object, keep_default_na=False, na_filter=False)
     except pd.errors.EmptyDataError:
         raise SubmissionError(f"{name}: empty file (no header)") from None
     except (pd.errors.ParserError, ValueError) as exc:
@@ -146,46 +147,46 @@ def check_columns(frame: pd.DataFrame, expected: Sequence[str], name: str) -> No
         raise SubmissionError(f"{name}: unexpected column(s) {_listing(extra)}")
 
 
-def canonical_ids(values: Sequence[str]) -> list:
-    """Ids as compared: stripped text, or exact decimal numbers when every id is numeric
-    (so an agent writing 7.0 for id 7 still matches: equal Decimals hash alike; Decimal
-    keeps 20-digit ids exact where floats would merge them)."""
-    stripped = [str(v).strip() for v in values]
+def duplicate_ids(values) -> list:
+    keys = _text_keys(values)
+    return list(keys[keys.duplicated()].unique())
+
+
+def _text_keys(values) -> pd.Index:
+    return pd.Index([str(v).strip() for v in values], dtype=object)
+
+
+def _numeric_keys(keys: pd.Index) -> Optional[pd.Index]:
+    """Exact decimal ids (equal Decimals hash alike, so an agent writing 7.0 for id 7 still
+    matches; floats would merge 20-digit ids), or None when some id is not a number."""
     try:
-        numbers = [Decimal(v) for v in stripped]
+        numbers = [Decimal(v) for v in keys]
     except InvalidOperation:
-        return stripped
-    if any(not n.is_finite() for n in numbers):
-        return stripped
-    return numbers
+        return None
+    if not all(n.is_finite() for n in numbers):
+        return None
+    return pd.Index(numbers, dtype=object)
 
 
-def check_ids(frame: pd.DataFrame, id_column: str, reference_ids: Sequence, name: str) -> list:
-    """Duplicate, unknown or missing ids and the row count; returns the canonical ids."""
-    raw = list(frame[id_column])
-    ids = canonical_ids(raw)
-    reference = list(reference_ids)
-    if isinstance(reference[0], Decimal) != isinstance(ids[0], Decimal):
-        ids = [str(v).strip() for v in raw]
-        reference = [str(v) for v in reference]
-    counts = pd.Series(ids, dtype=object).value_counts()
-    duplicated = [str(i) for i in counts[counts > 1].index]
-    if duplicated:
+def check_ids(frame: pd.DataFrame, id_column: str, reference_ids, name: str) -> np.ndarray:
+    """Duplicate, unknown or missing ids and the row count. Returns the row order that
+    aligns `frame` with `reference_ids` (`frame.iloc[order]`)."""
+    keys, reference = _text_keys(frame[id_column]), _text_keys(reference_ids)
+    known = keys.isin(reference)
+    if not known.all():  # ids compared as text first, as numbers if need be
+        numeric, numeric_reference = _numeric_keys(keys), _numeric_keys(reference)
+        if numeric is not None and numeric_reference is not None:
+            keys, reference = numeric, numeric_reference
+            known = keys.isin(reference)
+    if keys.has_duplicates:
+        duplicated = keys[keys.duplicated()].unique()
         raise SubmissionError(f"{name}: duplicate id(s) in column {id_column!r}: {_listing(duplicated)}")
-    if len(ids) != len(reference):
-        raise SubmissionError(f"{name}: has {len(ids)} rows, expected {len(reference)}")
-    known = set(reference)
-    unknown = [str(i) for i in ids if i not in known]
-    if unknown:
+    if len(keys) != len(reference):
+        raise SubmissionError(f"{name}: has {len(keys)} rows, expected {len(reference)}")
+    unknown = keys[~known]
+    if len(unknown):
         raise SubmissionError(f"{name}: unknown id(s) in column {id_column!r}: {_listing(unknown)}")
-    return ids
-
-
-def aligned(frame: pd.DataFrame, ids: list, reference_ids: Sequence) -> pd.DataFrame:
-    """`frame`'s rows reordered to `reference_ids` (ids from check_ids)."""
-    position = {value: row for row, value in enumerate(ids)}
-    keys = [k if isinstance(ids[0], Decimal) else str(k) for k in reference_ids]
-    return frame.iloc[[position[k] for k in keys]].reset_index(drop=True)
+    return keys.get_indexer(reference)
 
 
 def numeric_values(column: pd.Series, name: str, ids: Sequence, probability: bool = False) -> np.ndarray:
@@ -241,7 +242,7 @@ def check_values(frame: pd.DataFrame, reference: pd.DataFrame, id_column: str, n
 def validate_frames(frame: pd.DataFrame, reference: pd.DataFrame, id_column: str, name: str,
                     probability_columns: Sequence[str] = ()) -> None:
     check_columns(frame, [str(c) for c in reference.columns], name)
-    check_ids(frame, id_column, canonical_ids(list(reference[id_column])), name)
+    check_ids(frame, id_column, reference[id_column], name)
     check_values(frame, reference, id_column, name, probability_columns)
 
 
