@@ -103,3 +103,26 @@ def test_table_separates_groups_and_metrics():
     assert value[("y", "any_medal", 2)] == 0.0
     assert value[("x", "gold_medal", 2)] == 0.0
     assert len(table) == 2 * 2 * 2
+
+
+def test_table_matches_exact_values_on_random_runs():
+    rng = np.random.default_rng(5)
+    rows = []
+    for comp in range(12):
+        n = int(rng.integers(1, 9))  # competitions with different run counts
+        for agent in ("x", "y"):
+            rows += [{"agent": agent, "model": "m", "competition_id": f"c{comp}",
+                      "any_medal": bool(rng.random() < 0.4)} for _ in range(n)]
+    runs = pd.DataFrame(rows)
+    ks = [1, 2, 3, 5, 8]
+    table = pass_at_k_table(runs, ["agent", "model"], ["any_medal"], ks)
+    for (agent, k), row in table.set_index(["agent", "k"]).iterrows():
+        per_comp = runs.loc[runs["agent"] == agent].groupby("competition_id")["any_medal"].agg(
+            ["size", "sum"])
+        usable = per_comp.loc[per_comp["size"] >= k]
+        want = [float(exact(int(n), int(c), k)) for n, c in zip(usable["size"], usable["sum"])]
+        assert row["competitions"] == len(want)
+        if want:
+            assert row["pass_at_k"] == pytest.approx(sum(want) / len(want), rel=1e-12)
+        else:
+            assert np.isnan(row["pass_at_k"])

@@ -138,3 +138,19 @@ def test_cli_missing_folder(cli, tmp_path):
     result = CliRunner().invoke(cli, ["report", str(tmp_path / "none")])
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: results folder {tmp_path / 'none'} does not exist"
+
+
+def test_retried_attempts_count_towards_gpu_hours_only(tmp_path):
+    final = [run("comp-a", 0, won=True, trial_id="t1", attempt=2, gpu_seconds=3600.0),
+             run("comp-b", 0, trial_id="t2", gpu_seconds=3600.0)]
+    retried = [run("comp-a", 0, trial_id="t1", attempt=1, status="infra_error",
+                   gpu_seconds=7200.0)]
+    folder = write_results(tmp_path / "results", final, attempts=retried)
+    report = build_report(folder, n_boot=100)
+    assert report.counts["attempts"] == 3 and report.counts["trials"] == 2
+    assert report.counts["not_run"] == 0
+    cost = report.gpu_cost[0]
+    assert (cost["trials"], cost["runs"], cost["medals"]) == (2, 2, 1)
+    assert cost["gpu_hours"] == pytest.approx(4.0)
+    assert cost["gpu_hours_per_medal"] == pytest.approx(4.0)
+    assert any("1 earlier attempts (retried or abandoned)" in line for line in report.missing)

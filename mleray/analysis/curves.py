@@ -35,15 +35,18 @@ def time_grid(max_elapsed_seconds: float) -> np.ndarray:
 def _events(runs: pd.DataFrame, snapshots: pd.DataFrame, keys: list[str],
             metrics: list[str]) -> pd.DataFrame:
     # Only the snapshots of each run's final attempt, as booleans (null means "no").
-    ran = snapshots.merge(runs[["trial_id", "attempt"]], on=["trial_id", "attempt"], how="inner")
-    ran = ran[["trial_id", "elapsed_seconds"]].assign(
-        **{metric: ran[metric].eq(True) for metric in metrics}, final=0)
-    finals = runs.loc[runs["wall_seconds"].notna(), ["trial_id", "wall_seconds", *metrics]]
+    ran = snapshots[["trial_id", "attempt", "elapsed_seconds", *metrics]].merge(
+        runs[["trial_id", "attempt", *keys]], on=["trial_id", "attempt"], how="inner")
+    ran = ran.assign(**{metric: ran[metric].eq(True) for metric in metrics}, final=0)
+    finals = runs.loc[runs["wall_seconds"].notna(), ["trial_id", *keys, "wall_seconds", *metrics]]
     finals = finals.rename(columns={"wall_seconds": "elapsed_seconds"}).assign(final=1)
-    events = pd.concat([ran, finals], ignore_index=True)
-    events = events.merge(runs[["trial_id", *keys]], on="trial_id", how="inner")
-    # Ties at one instant: the final grade is the later word.
-    return events.sort_values(["trial_id", "elapsed_seconds", "final"], kind="stable")
+    events = pd.concat([ran.drop(columns="attempt"), finals], ignore_index=True)
+    if ran.empty:  # one event per run: already in order
+        return events
+    # By run, then time; at one instant the final grade is the later word.
+    code = pd.factorize(events["trial_id"])[0]
+    order = np.lexsort((events["final"].to_numpy(), events["elapsed_seconds"].to_numpy(), code))
+    return events.iloc[order].reset_index(drop=True)
 
 
 def time_curves(runs: pd.DataFrame, snapshots: pd.DataFrame, keys: list[str],
@@ -55,7 +58,7 @@ def time_curves(runs: pd.DataFrame, snapshots: pd.DataFrame, keys: list[str],
     columns = [*keys, "metric", "elapsed_hours", "rate_pct", "runs"]
     if runs.empty:
         return pd.DataFrame(columns=columns)
-    events = _events(runs, snapshots, keys, metrics)
+    events = _events(runs, snapshots, keys, metrics)  # grouped by run, in time order
     if grid_seconds is None:
         grid_seconds = time_grid(events["elapsed_seconds"].max() if len(events) else 0.0)
     grid = np.asarray(grid_seconds, dtype=float)
@@ -85,18 +88,19 @@ def time_curves(runs: pd.DataFrame, snapshots: pd.DataFrame, keys: list[str],
     return pd.concat(frames, ignore_index=True)[columns]
 
 
-def gpu_cost(trials: pd.DataFrame, runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per group: GPU-hours spent (every attempt's final row, run or not), medals won, and
-    GPU-hours per medal (None without a medal)."""
+def gpu_cost(attempts: pd.DataFrame, runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per group: GPU-hours spent by every attempt (final or retried, run or not), medals
+    won by the runs, and GPU-hours per medal (None without a medal)."""
     columns = [*keys, "trials", "runs", "gpu_hours", "wall_hours", "medals", "gpu_hours_per_medal"]
-    if trials.empty:
+    if attempts.empty:
         return pd.DataFrame(columns=columns)
-    spent = trials.groupby(keys, observed=True).agg(
-        trials=("trial_id", "size"), gpu_seconds=("gpu_seconds", "sum"),
+    spent = attempts.groupby(keys, observed=True).agg(
+        trials=("trial_id", "nunique"), gpu_seconds=("gpu_seconds", "sum"),
         wall_seconds=("wall_seconds", "sum"))
     won = runs.groupby(keys, observed=True).agg(runs=("trial_id", "size"),
                                                medals=("any_medal", "sum"))
     table = spent.join(won, how="left").fillna({"runs": 0, "medals": 0})
+    table["runs"] = table["runs"].astype(int)
     return _cost_columns(table).reset_index()[columns]
 
 

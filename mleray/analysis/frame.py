@@ -14,13 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from mleray import results as results_store
-from mleray.errors import MlerayError, NotFoundError
-from mleray.results import SNAPSHOT_SCHEMA, TRIAL_SCHEMA
+from mleray.errors import MlerayError
 
 NOT_RUN_STATUSES = ("cancelled", "infra_error")
 COMPLETED = "completed"
@@ -39,51 +35,25 @@ METRIC_LABELS = {
 
 
 class ReportError(MlerayError):
-    """Bad report arguments (a k, a split) or an unreadable results file."""
+    """Bad report arguments: a k that is not a whole number or exceeds the runs."""
 
 
-def _read_folder(folder: Path, schema: pa.Schema) -> pd.DataFrame:
-    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-    tables = []
-    for path in files:
-        try:
-            table = pq.read_table(path)
-        except (pa.ArrowException, OSError) as exc:
-            raise ReportError(f"{path}: unreadable Parquet file ({type(exc).__name__})") from None
-        missing = [name for name in schema.names if name not in table.column_names]
-        for name in missing:  # files from an older schema: absent columns are null
-            table = table.append_column(schema.field(name), pa.nulls(len(table), schema.field(name).type))
-        tables.append(table.select(schema.names).cast(schema))
-    table = pa.concat_tables(tables) if tables else schema.empty_table()
-    # Null booleans would turn the column into `object`; no grade means "did not get it".
-    for field in schema:
-        if pa.types.is_boolean(field.type):
-            index = table.schema.get_field_index(field.name)
-            table = table.set_column(index, field, pc.fill_null(table.column(index), False))
-    return table.to_pandas()
+def load_attempts(results_dir: str | Path) -> pd.DataFrame:
+    """Every recorded attempt, with `final` True for rows of `<results>/trials/` and False
+    for retried or abandoned attempts (which count only towards GPU-hours).
 
-
-def _check_results_dir(results_dir: str | Path) -> Path:
-    path = Path(results_dir)
-    if not path.is_dir():
-        raise NotFoundError(f"results folder {path} does not exist")
-    return path
-
-
-def load_trials(results_dir: str | Path) -> pd.DataFrame:
-    """Every trial row under `<results>/trials/`, in TRIAL_SCHEMA columns (maybe empty)."""
-    store_load = getattr(results_store, "load", None)
-    if store_load is not None:
-        return store_load(results_dir)
-    return _read_folder(_check_results_dir(results_dir) / "trials", TRIAL_SCHEMA)
+    One read of the store (`mleray.results.load_attempts`) serves both; `final_trials`
+    then keeps each trial's latest final attempt, as `mleray.results.load` does.
+    """
+    attempts = results_store.load_attempts(results_dir)
+    if "final" not in attempts.columns:
+        attempts = attempts.assign(final=True)
+    return attempts
 
 
 def load_snapshots(results_dir: str | Path) -> pd.DataFrame:
-    """Every snapshot row under `<results>/snapshots/` (maybe empty)."""
-    store_load = getattr(results_store, "load_snapshots", None)
-    if store_load is not None:
-        return store_load(results_dir)
-    return _read_folder(_check_results_dir(results_dir) / "snapshots", SNAPSHOT_SCHEMA)
+    """Graded snapshots of each trial's final attempt (maybe empty)."""
+    return results_store.load_snapshots(results_dir)
 
 
 def load_split(name: str) -> list[str]:
@@ -93,13 +63,23 @@ def load_split(name: str) -> list[str]:
     return list(registry_load_split(name))
 
 
+# What the analysis reads of a trial row (the rest is left behind: a million rows of
+# forty columns is slow to copy).
+ANALYSIS_COLUMNS = [
+    "trial_id", "competition_id", "agent", "model", "seed", "attempt", "status", "gpu_share",
+    "wall_seconds", "gpu_seconds", "finished_at", "score", "gold_threshold", "median_threshold",
+    *SEED_METRICS, "is_lower_better",
+]
+
+
 def final_trials(trials: pd.DataFrame) -> pd.DataFrame:
     """One row per trial_id (its highest attempt: a retried trial's final word), with the
     model filled in so that groupby keeps model-less agents."""
-    ordered = trials.sort_values(["trial_id", "attempt"], kind="stable")
-    final = ordered.drop_duplicates("trial_id", keep="last").reset_index(drop=True)
-    final["model"] = final["model"].fillna(NO_MODEL)
-    return final
+    trials = trials[[c for c in trials.columns if c in ANALYSIS_COLUMNS or c == "split"]]
+    if trials["trial_id"].duplicated().any():  # sorting a million ids is the slow part
+        trials = trials.sort_values(["trial_id", "attempt", "finished_at"], kind="stable")
+        trials = trials.drop_duplicates("trial_id", keep="last")
+    return trials.reset_index(drop=True).assign(model=trials["model"].fillna(NO_MODEL).to_numpy())
 
 
 def runs_frame(trials: pd.DataFrame) -> pd.DataFrame:
@@ -119,6 +99,10 @@ def one_run_per_cell(runs: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame,
     duplicates were dropped (two sweeps with different kwargs under one agent and model
     share cells: counting both would weigh that seed twice)."""
     cell = [*keys, "competition_id", "seed"]
-    ordered = runs.sort_values([*cell, "finished_at"], kind="stable", na_position="first")
-    kept = ordered.drop_duplicates(cell, keep="last")
+    shared = runs.duplicated(cell, keep=False)
+    if not shared.any():
+        return runs, 0
+    ordered = runs.loc[shared].sort_values([*cell, "finished_at"], kind="stable",
+                                           na_position="first")
+    kept = pd.concat([runs.loc[~shared], ordered.drop_duplicates(cell, keep="last")])
     return kept.sort_index().reset_index(drop=True), len(runs) - len(kept)

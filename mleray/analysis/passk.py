@@ -41,29 +41,59 @@ def pass_at_k(n, c, k):
     return float(result) if result.ndim == 0 else result
 
 
+TABLE_CELLS = 4_000_000  # bound on one (k × c) block of values, ~32 MB
+
+
+def pass_at_k_grid(n: int, ks: np.ndarray, c_max: int) -> np.ndarray:
+    """pass@k for one n: a row per k in `ks` (each ≤ n), a column per c in 0..c_max.
+
+    log C(n−c,k)/C(n,k) = Σ_{i<c} log1p(−k/(n−i)) is a running sum along each row.
+    """
+    i = np.arange(c_max, dtype=np.float64)
+    k = np.asarray(ks, dtype=np.float64)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):  # i ≥ n − k: overwritten below
+        terms = np.log1p(-k / (n - i[None, :]))
+    log_ratio = np.concatenate([np.zeros((k.shape[0], 1)), np.cumsum(terms, axis=1)], axis=1)
+    log_ratio[np.arange(c_max + 1)[None, :] > n - k] = -np.inf  # n − c < k: ratio 0, pass 1
+    return 0.0 - np.expm1(log_ratio)  # 0.0 − x, not −x: no negative zero
+
+
+def _grid_blocks(n: int, ks: np.ndarray, c_max: int):
+    """(first row, grid) for consecutive blocks of `ks`, each block under TABLE_CELLS."""
+    rows = max(1, TABLE_CELLS // (c_max + 1))
+    for first in range(0, len(ks), rows):
+        yield first, pass_at_k_grid(n, ks[first:first + rows], c_max)
+
+
 def _pass_at_k_checked(n: np.ndarray, c: np.ndarray, k: np.ndarray) -> np.ndarray:
-    out = np.ones(n.shape, dtype=np.float64)  # n − c < k: every draw of k holds a success
-    needs_ratio = (n - c) >= k
-    if not needs_ratio.any():
-        return out
-    idx = np.flatnonzero(needs_ratio)
-    n_r, c_r, k_r = n[idx], c[idx], k[idx]
-    # One cumulative sum per distinct (n, k) pair; a report has few of them (n = seeds).
-    pairs, inverse = np.unique(np.stack([n_r, k_r]), axis=1, return_inverse=True)
-    inverse = inverse.ravel()
-    order = np.argsort(inverse, kind="stable")
-    starts = np.searchsorted(inverse[order], np.arange(pairs.shape[1]))
-    ends = np.append(starts[1:], len(order))
-    log_ratio = np.empty(len(idx), dtype=np.float64)
-    for p, (start, end) in enumerate(zip(starts, ends)):
-        members = order[start:end]
-        n_p, k_p = pairs[0, p], pairs[1, p]
-        c_members = c_r[members]
-        i = np.arange(c_members.max(), dtype=np.float64)
-        cumulative = np.concatenate(([0.0], np.cumsum(np.log1p(-k_p / (n_p - i)))))
-        log_ratio[members] = cumulative[c_members]
-    out[idx] = 0.0 - np.expm1(log_ratio)  # 0.0 − x, not −x: no negative zero
+    out = np.empty(n.shape, dtype=np.float64)
+    order = np.argsort(n, kind="stable")
+    n_values, starts = np.unique(n[order], return_index=True)
+    for n_value, members in zip(n_values, np.split(order, starts[1:])):
+        k_values, k_row = np.unique(k[members], return_inverse=True)
+        c_members = c[members]
+        for first, grid in _grid_blocks(int(n_value), k_values, int(c_members.max())):
+            inside = (k_row >= first) & (k_row < first + grid.shape[0])
+            out[members[inside]] = grid[k_row[inside] - first, c_members[inside]]
     return out
+
+
+def _table_values(n: np.ndarray, c: np.ndarray, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """pass@k for each competition (n runs, c successes per metric) at each sorted k;
+    0 where k > n, with a mask of where k ≤ n. One grid per distinct n, no sorting of
+    the (competitions × metrics × ks) values themselves."""
+    values = np.zeros((len(n), c.shape[1], len(ks)))
+    usable = np.broadcast_to(n[:, None, None] >= ks[None, None, :], values.shape)
+    for n_value in np.unique(n):
+        rows = np.flatnonzero(n == n_value)
+        fits = int(np.searchsorted(ks, n_value, side="right"))     # ks[:fits] ≤ n
+        if fits == 0:
+            continue
+        c_rows = c[rows]                                           # rows × metrics
+        for first, grid in _grid_blocks(int(n_value), ks[:fits], int(c_rows.max())):
+            # grid[k, c_rows] is (block ks) × rows × metrics
+            values[rows, :, first:first + grid.shape[0]] = np.moveaxis(grid[:, c_rows], 0, -1)
+    return values, usable
 
 
 def pass_at_k_table(runs: pd.DataFrame, keys: list[str], metrics: list[str],
@@ -77,27 +107,24 @@ def pass_at_k_table(runs: pd.DataFrame, keys: list[str], metrics: list[str],
     columns = [*keys, "metric", "k", "pass_at_k", "competitions", "competitions_run"]
     if runs.empty or not ks:
         return pd.DataFrame(columns=columns)
-    per_comp = (runs.groupby([*keys, "competition_id"], observed=True, sort=True)[metrics]
-                .agg(["size", "sum"]))
-    n = per_comp[(metrics[0], "size")].to_numpy()
-    k_arr = np.asarray(ks, dtype=np.int64)
-    usable = n[:, None] >= k_arr[None, :]
-    group_index = per_comp.index.droplevel("competition_id")
-    frames = []
-    for metric in metrics:
-        c = per_comp[(metric, "sum")].to_numpy().astype(np.int64)
-        n_b, c_b, k_b = np.broadcast_arrays(n[:, None], c[:, None], k_arr[None, :])
-        values = np.full(n_b.shape, np.nan)
-        values[usable] = pass_at_k(n_b[usable], c_b[usable], k_b[usable])
-        wide = pd.DataFrame(values, index=group_index, columns=k_arr)
-        grouped = wide.groupby(level=list(range(len(keys))), observed=True, sort=True)
-        long = grouped.mean().stack(future_stack=True).rename("pass_at_k").to_frame()
-        long["competitions"] = grouped.count().stack(future_stack=True)
-        long["competitions_run"] = grouped.size().reindex(long.index.droplevel(-1)).to_numpy()
-        long = long.reset_index()
-        long.columns = [*keys, "k", "pass_at_k", "competitions", "competitions_run"]
-        long.insert(len(keys), "metric", metric)
-        frames.append(long)
-    table = pd.concat(frames, ignore_index=True)
-    table["pass_at_k"] = table["pass_at_k"].astype(float).where(table["competitions"] > 0)
+    per_comp = runs.groupby([*keys, "competition_id"], observed=True, sort=True)
+    n = per_comp.size()
+    c = per_comp[metrics].sum().to_numpy().astype(np.int64)          # competitions × metrics
+    k_arr = np.unique(np.asarray(ks, dtype=np.int64))
+    values, usable = _table_values(n.to_numpy(), c, k_arr)            # competitions × metrics × ks
+    # Competitions come sorted by group: sum each group's block of rows at once.
+    groups = n.index.droplevel("competition_id").drop_duplicates()
+    starts = np.flatnonzero(~n.index.droplevel("competition_id").duplicated())
+    totals = np.add.reduceat(values, starts, axis=0)                  # groups × metrics × ks
+    counts = np.add.reduceat(usable.astype(np.int64), starts, axis=0)
+    sizes = np.diff(np.append(starts, len(n)))
+    repeat = len(metrics) * k_arr.size
+    table = groups.to_frame(index=False).loc[np.repeat(np.arange(len(groups)), repeat)]
+    table = table.reset_index(drop=True)
+    table["metric"] = np.tile(np.repeat(metrics, k_arr.size), len(groups))
+    table["k"] = np.tile(k_arr, len(groups) * len(metrics))
+    with np.errstate(invalid="ignore", divide="ignore"):  # no competition with n ≥ k: NaN
+        table["pass_at_k"] = (totals / counts).ravel()
+    table["competitions"] = counts.ravel()
+    table["competitions_run"] = np.repeat(sizes, repeat)
     return table[columns]

@@ -88,9 +88,10 @@ def incomplete_seeds(runs: pd.DataFrame, keys: list[str], seeds: pd.DataFrame,
         pd.DataFrame({"competition_id": expected_competitions}), how="cross")
     present = runs[[*keys, "seed", "competition_id"]].assign(_present=True)
     grid = grid.merge(present, on=[*keys, "seed", "competition_id"], how="left")
-    absent = grid.loc[grid["_present"].isna()]
-    names = absent.groupby([*keys, "seed"], observed=True)["competition_id"].agg(
-        lambda ids: sorted(ids))
-    table = lacking.merge(names.rename("missing").reset_index(), on=[*keys, "seed"], how="left")
+    absent = grid.loc[grid["_present"].isna()].sort_values([*keys, "seed", "competition_id"])
+    first = ~absent.duplicated([*keys, "seed"]).to_numpy()
+    names = np.split(absent["competition_id"].to_numpy(), np.flatnonzero(first)[1:])
+    missing = absent.loc[first, [*keys, "seed"]].assign(missing=[list(n) for n in names])
+    table = lacking.merge(missing, on=[*keys, "seed"], how="left")
     table["missing"] = table["missing"].apply(lambda ids: ids if isinstance(ids, list) else [])
     return table[columns].reset_index(drop=True)

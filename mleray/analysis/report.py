@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from mleray.analysis import bootstrap, curves, rates, scores
-from mleray.analysis.frame import (GROUP_KEYS, NOT_RUN_STATUSES, PASS_METRICS, ReportError,
-                                   final_trials, load_snapshots, load_split, load_trials,
-                                   one_run_per_cell, runs_frame)
+from mleray.analysis.frame import (GROUP_KEYS, NO_MODEL, NOT_RUN_STATUSES, PASS_METRICS,
+                                   ReportError, final_trials, load_attempts, load_snapshots,
+                                   load_split, one_run_per_cell, runs_frame)
 from mleray.analysis.passk import pass_at_k_table
 
 MAX_LISTED = 8  # names listed in one "missing" line before "and N more"
@@ -66,20 +66,33 @@ class Report:
 
 
 def _plain(value):
-    if isinstance(value, np.generic):
-        value = value.item()
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
     if isinstance(value, float) and not np.isfinite(value):
         return None
+    if isinstance(value, np.generic):
+        return _plain(value.item())
     if isinstance(value, (list, tuple, np.ndarray)):
         return [_plain(item) for item in value]
     return value
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
-    """A frame as JSON-ready dicts: Python scalars, None for NaN."""
-    clean = frame.astype(object).where(frame.notna(), None)
-    return [{key: _plain(value) for key, value in row.items()}
-            for row in clean.to_dict("records")]
+    """A frame as JSON-ready dicts: Python scalars, None for NaN and ±inf."""
+    columns = []
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_float_dtype(column.dtype):
+            finite = np.isfinite(column.to_numpy(dtype=float, na_value=np.nan))
+            values = [v if ok else None for v, ok in zip(column.tolist(), finite.tolist())]
+        elif (pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype)
+              or (pd.api.types.is_string_dtype(column.dtype) and not column.isna().any())):
+            values = column.tolist()  # already Python ints, bools and str, none missing
+        else:
+            values = [_plain(value) for value in column.tolist()]
+        columns.append(values)
+    names = [str(name) for name in frame.columns]
+    return [dict(zip(names, row)) for row in zip(*columns)]
 
 
 def _listed(names: list) -> str:
@@ -103,11 +116,27 @@ def _group_label(row: pd.Series | dict, keys: list[str]) -> str:
     return " / ".join(str(row[key]) for key in keys)
 
 
-def _missing_lines(trials: pd.DataFrame, all_trials: pd.DataFrame, runs: pd.DataFrame,
+def _incomplete_lines(incomplete: pd.DataFrame, keys: list[str]) -> list[str]:
+    """A line per incomplete seed when there are few, else a line per group."""
+    rows = incomplete.to_dict("records")
+    if len(rows) <= MAX_LISTED:
+        return [f"{_group_label(row, keys)} seed {row['seed']}: incomplete, "
+                f"{len(row['missing'])} of {row['competitions_expected']} competitions "
+                f"missing ({_listed(row['missing'])})" for row in rows]
+    lines = []
+    for group, block in incomplete.groupby(keys, observed=True, sort=True):
+        label = " / ".join(map(str, group if isinstance(group, tuple) else (group,)))
+        absent = int(block["missing"].map(len).sum())
+        lines.append(f"{label}: {len(block)} seeds incomplete, {absent} runs missing in all "
+                     f"(seeds {_listed(block['seed'].tolist())}); per seed in incomplete_seeds")
+    return lines
+
+
+def _missing_lines(trials: pd.DataFrame, all_attempts: pd.DataFrame, runs: pd.DataFrame,
                    keys: list[str], expected: list[str], incomplete: pd.DataFrame,
                    best: pd.DataFrame, extra: list[str]) -> list[str]:
     lines = []
-    if all_trials.empty:
+    if all_attempts.empty:
         return ["no trials: the results folder has no trial rows (nothing has finished yet?)"]
     not_run = trials.loc[trials["status"].isin(NOT_RUN_STATUSES)]
     if len(not_run):
@@ -115,13 +144,10 @@ def _missing_lines(trials: pd.DataFrame, all_trials: pd.DataFrame, runs: pd.Data
         kinds = ", ".join(f"{count} {status}" for status, count in by_status.items())
         lines.append(f"{len(not_run)} trials not run ({kinds}); they are left out of every "
                      f"denominator: {_listed(sorted(not_run['trial_id']))}")
-    absent = sorted(set(expected) - set(runs["competition_id"]))
+    absent = sorted(set(expected) - set(runs["competition_id"].unique()))
     if absent:
         lines.append(f"{len(absent)} competitions have no run at all: {_listed(absent)}")
-    for row in incomplete.to_dict("records"):
-        lines.append(f"{_group_label(row, keys)} seed {row['seed']}: incomplete, "
-                     f"{len(row['missing'])} of {row['competitions_expected']} competitions "
-                     f"missing ({_listed(row['missing'])})")
+    lines += _incomplete_lines(incomplete, keys)
     for row in scores.competitions_without_valid(best, keys).to_dict("records"):
         lines.append(f"{_group_label(row, keys)}: no valid submission in "
                      f"{len(row['competitions'])} competitions ({_listed(row['competitions'])})")
@@ -135,21 +161,21 @@ def _empty_report(results_dir: Path, split: str | None, ks: list[int], counts: d
                   counts=counts, missing=missing, notes=NOTES)
 
 
-def _select(all_trials: pd.DataFrame, split: str | None) -> tuple[pd.DataFrame, list[str],
+def _select(all_attempts: pd.DataFrame, split: str | None) -> tuple[pd.DataFrame, list[str],
                                                                    list[str], list[str]]:
     """The trial rows to analyse, the group keys, the expected competitions, and notes."""
     if not split:
-        return all_trials, list(GROUP_KEYS), sorted(all_trials["competition_id"].unique()), []
+        return all_attempts, list(GROUP_KEYS), sorted(all_attempts["competition_id"].unique()), []
     expected = load_split(split)
-    outside = ~all_trials["competition_id"].isin(expected)
+    outside = ~all_attempts["competition_id"].isin(expected)
     notes = [f"{int(outside.sum())} trial rows of competitions outside split {split} ignored"] \
         if outside.any() else []
-    return all_trials.loc[~outside].assign(split=split), [*GROUP_KEYS, "split"], expected, notes
+    return all_attempts.loc[~outside].assign(split=split), [*GROUP_KEYS, "split"], expected, notes
 
 
-def _counts(all_trials, trials, runs, snapshots, keys, expected, most_runs) -> dict:
+def _counts(all_attempts, trials, runs, snapshots, keys, expected, most_runs) -> dict:
     return {
-        "trial_rows": int(len(all_trials)), "trials": int(len(trials)), "runs": int(len(runs)),
+        "attempts": int(len(all_attempts)), "trials": int(len(trials)), "runs": int(len(runs)),
         "not_run": int(trials["status"].isin(NOT_RUN_STATUSES).sum()),
         "by_status": {str(k): int(v) for k, v in trials["status"].value_counts().sort_index().items()},
         "competitions_expected": len(expected), "groups": int(len(runs[keys].drop_duplicates())),
@@ -162,12 +188,17 @@ def build_report(results_dir: str | Path, ks: list[int] | None = None, split: st
                  seed: int = bootstrap.DEFAULT_SEED) -> Report:
     """Read a results folder and compute every table (see the module docstring)."""
     results_dir = Path(results_dir)
-    all_trials, snapshots = load_trials(results_dir), load_snapshots(results_dir)
-    trials_in, keys, expected, extra = _select(all_trials, split)
-    trials = final_trials(trials_in)
-    if len(trials_in) > len(trials):
-        extra.append(f"{len(trials_in) - len(trials)} earlier attempts of retried trials "
-                     f"superseded by a later one")
+    all_attempts, snapshots = load_attempts(results_dir), load_snapshots(results_dir)
+    attempts, keys, expected, extra = _select(all_attempts, split)
+    attempts = attempts.assign(model=attempts["model"].fillna(NO_MODEL))
+    final_rows = attempts.loc[attempts["final"].eq(True)]
+    trials = final_trials(final_rows)
+    if len(attempts) > len(final_rows):
+        extra.append(f"{len(attempts) - len(final_rows)} earlier attempts (retried or abandoned) "
+                     f"count towards GPU-hours only")
+    if len(final_rows) > len(trials):
+        extra.append(f"{len(final_rows) - len(trials)} final rows superseded by a later attempt "
+                     f"of the same trial")
     runs, duplicates = one_run_per_cell(runs_frame(trials), keys)
     if duplicates:
         extra.append(f"{duplicates} runs share a group, competition and seed with a later "
@@ -175,10 +206,10 @@ def build_report(results_dir: str | Path, ks: list[int] | None = None, split: st
     per_competition = runs.groupby([*keys, "competition_id"], observed=True).size()
     most_runs = int(per_competition.max()) if len(runs) else 0
     ks = resolve_ks(ks, most_runs)
-    counts = _counts(all_trials, trials, runs, snapshots, keys, expected, most_runs)
+    counts = _counts(all_attempts, trials, runs, snapshots, keys, expected, most_runs)
     best = scores.normalised_best_scores(runs, keys)
     if runs.empty:
-        missing = _missing_lines(trials, all_trials, runs, keys, expected,
+        missing = _missing_lines(trials, all_attempts, runs, keys, expected,
                                  pd.DataFrame(columns=["seed"]), best, extra)
         return _empty_report(results_dir, split, ks, counts, missing)
     seed_index = pd.MultiIndex.from_frame(
@@ -189,7 +220,7 @@ def build_report(results_dir: str | Path, ks: list[int] | None = None, split: st
         results_dir=str(results_dir), split=split, ks=ks,
         generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         counts=counts, notes=NOTES,
-        missing=_missing_lines(trials, all_trials, runs, keys, expected, incomplete, best, extra),
+        missing=_missing_lines(trials, all_attempts, runs, keys, expected, incomplete, best, extra),
         medal_rates=records(rates.medal_rates(seed_table, keys)),
         seed_rates=records(seed_table),
         incomplete_seeds=records(incomplete),
@@ -197,7 +228,7 @@ def build_report(results_dir: str | Path, ks: list[int] | None = None, split: st
         bootstrap=records(bootstrap.bootstrap_table(runs, keys, PASS_METRICS, n_boot, seed)),
         paired=records(bootstrap.paired_table(runs, keys, "any_medal", n_boot, seed)),
         time_curves=records(curves.time_curves(runs, snapshots, keys)),
-        gpu_cost=records(curves.gpu_cost(trials, runs, keys)),
+        gpu_cost=records(curves.gpu_cost(attempts, runs, keys)),
         hardware=records(curves.hardware_table(runs, keys)),
         competition_scores=records(best),
     )

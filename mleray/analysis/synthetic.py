@@ -72,16 +72,18 @@ def snapshot_table(rows: list[dict]) -> pa.Table:
 
 def write_results(results_dir: str | Path, trials: pa.Table | list[dict],
                   snapshots: pa.Table | list[dict] | None = None,
-                  file_per_trial: bool = True) -> Path:
+                  file_per_trial: bool = True,
+                  attempts: pa.Table | list[dict] | None = None) -> Path:
     """Write a results folder: one Parquet file per trial (as the store does), or one
-    file for the whole table (`file_per_trial=False`, for big benchmarks)."""
+    file for the whole table (`file_per_trial=False`, for big benchmarks). `attempts`
+    are non-final attempts (retried infra errors), kept by the store for accounting."""
     root = Path(results_dir)
-    for folder, table in (("trials", trials), ("snapshots", snapshots)):
+    for folder, table in (("trials", trials), ("snapshots", snapshots), ("attempts", attempts)):
         (root / folder).mkdir(parents=True, exist_ok=True)
         if table is None:
             continue
         if isinstance(table, list):
-            table = trial_table(table) if folder == "trials" else snapshot_table(table)
+            table = snapshot_table(table) if folder == "snapshots" else trial_table(table)
         if not file_per_trial or table.num_rows == 0:
             pq.write_table(table, root / folder / "all.parquet")
             continue
