@@ -18,7 +18,7 @@ class Competition:
     description_path: Path          # markdown shown to the agent
     data_dir: Path                  # cache folder: <MLERAY_DATA_DIR>/<id>
     metric: str | None              # a name in mleray.grading.metrics, or None with grader
-    grader: str | None              # "module:function" grading (answers_df, submission_df) -> float
+    grader: str | None              # "module:function" grading fn(submission_df, answers_df) -> float (MLE-bench order)
     lower_is_better: bool | None    # None: inferred from the leaderboard
     source: str                     # "builtin" | "kaggle" | "mlebench"
     kaggle_slug: str | None
