@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping
 
-from mleray.errors import FailureKind, MlerayError
+from mleray.errors import FailureKind, MlerayError, NotPreparedError
 from mleray.ledger import record_capacity
 from mleray.plan import Trial, pending_trials, plan_trials
 from mleray.results import ResultWriter, attempts_so_far, build_snapshot_row, build_trial_row
@@ -53,9 +53,11 @@ def preflight(spec: SweepSpec, trials: list[Trial], check_data: bool = True) -> 
     from mleray.registry import get_competition
     from mleray.sandbox import get_sandbox
 
-    if check_data:
+    if check_data:  # the driver's node holds the answers: it must be able to grade
         for cid in sorted({t.competition_id for t in trials}):
-            ensure_prepared(get_competition(cid, extra_paths=list(spec.competitions_path) or None))
+            competition = ensure_prepared(get_competition(cid, extra_paths=list(spec.competitions_path) or None))
+            if not competition.leaderboard_path.is_file():
+                raise NotPreparedError(f"competition {cid} has no leaderboard at {competition.leaderboard_path}")
     sandbox = get_sandbox(spec.sandbox)
     check_ready = getattr(sandbox, "check_ready", None)
     for name in sorted({t.agent for t in trials}):
@@ -333,8 +335,10 @@ class SweepLoop:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[-1] if text else ''}"
+    """`Kind: message` of the original exception (a RayTaskError wraps it as `cause`)."""
+    cause = getattr(exc, "cause", None) or exc
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0] if text else ''}"
 
 
 def _outcome_of(ref, job: _InFlight):
