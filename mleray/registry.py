@@ -160,7 +160,8 @@ def _field(raw: dict, path: Path, name: str, kind: type | tuple = str, default: 
     value = raw[name]
     if not isinstance(value, kind) or (kind is str and not value.strip()):
         want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise SpecError(f"{path}: field '{name}' must be a non-empty {want}, got {value!r}")
+        want = f"non-empty {want}" if kind is str else want
+        raise SpecError(f"{path}: field '{name}' must be a {want}, got {value!r}")
     return value
 
 
@@ -267,11 +268,11 @@ def _load_mlebench(folder: Path, raw: dict, mlebench_root: Path) -> Competition:
         description_path=description,
         data_dir=data_dir,
         metric=None,
-        grader=_local_ref(folder, grade_fn),
+        grader=_local_ref(folder, grade_fn, as_file=False),
         lower_is_better=None,
         source="mlebench",
         kaggle_slug=comp_id,
-        prepare=_local_ref(folder, preparer),
+        prepare=_local_ref(folder, preparer, as_file=True),
         answers=os.path.relpath(mlebench_root / answers, data_dir / "private"),
         sample_submission=os.path.relpath(sample_path, data_dir / "public"),
         id_column=id_column,
@@ -291,18 +292,20 @@ def _columns_of(sample_path: Path) -> tuple[str, tuple[str, ...]]:
     return header[0], tuple(header[1:])
 
 
-def _local_ref(folder: Path, ref: str) -> str:
+def _local_ref(folder: Path, ref: str, as_file: bool) -> str:
     """'mlebench.competitions.<id>.grade:grade' stays as is when importable (MLE-bench is
-    installed); otherwise it becomes 'grade.py:grade' next to config.yaml."""
+    installed); otherwise it names `grade.py` next to config.yaml: as 'grade.py:grade'
+    (`load_callable`) or as 'grade:grade' (a module the grader resolves under the folder)."""
     module, _, func = ref.partition(":")
     try:
         if importlib.util.find_spec(module) is not None:
             return ref
     except (ImportError, ValueError):
         pass
-    local = folder / f"{module.rsplit('.', 1)[-1]}.py"
-    return f"{local.name}:{func}" if local.is_file() else ref
-
+    stem = module.rsplit(".", 1)[-1]
+    if not (folder / f"{stem}.py").is_file():
+        return ref
+    return f"{stem}.py:{func}" if as_file else f"{stem}:{func}"
 
 # --------------------------------------------------------------------------- callables
 
@@ -329,10 +332,8 @@ def _import_file(comp: Competition, file: Path):
         raise SpecError(f"{comp.root / 'config.yaml'}: no file {file}")
     safe = re.sub(r"\W", "_", f"{comp.id}_{file.stem}")
     name = f"mleray_competition_{safe}"
-    if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(file):
-        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    sys.modules[name] = module  # loaded afresh each time: the file may have changed
     spec.loader.exec_module(module)
     return module
