@@ -32,6 +32,16 @@ def time_grid(max_elapsed_seconds: float) -> np.ndarray:
     return np.linspace(0.0, max_elapsed_seconds, FINE_GRID_POINTS + 1)
 
 
+def display_unit(max_hours: float) -> tuple[str, float]:
+    """The unit to show elapsed times in (name, hours per unit): hours for long runs,
+    minutes or seconds for the short runs of tests and smoke sweeps."""
+    if max_hours >= 2:
+        return "h", 1.0
+    if max_hours * 60 >= 2:
+        return "min", 1 / 60
+    return "s", 1 / 3600
+
+
 def _events(runs: pd.DataFrame, snapshots: pd.DataFrame, keys: list[str],
             metrics: list[str]) -> pd.DataFrame:
     # Only the snapshots of each run's final attempt, as booleans (null means "no").

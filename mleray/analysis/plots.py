@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from mleray.analysis.curves import display_unit  # noqa: E402
 from mleray.analysis.frame import METRIC_LABELS  # noqa: E402
 
 PASS_K_PNG = "pass_at_k.png"
@@ -73,11 +74,12 @@ def plot_time_curves(time_curves: list[dict], keys: list[str], path: str | Path,
         return _save(figure, Path(path))
     frame = frame.loc[frame["metric"] == metric].copy()
     frame["group"] = _label(frame, keys)
+    unit, per_unit = display_unit(float(frame["elapsed_hours"].max()))
     for group, block in frame.groupby("group", sort=True):
-        axis.step(block["elapsed_hours"], block["rate_pct"].astype(float), where="post",
+        axis.step(block["elapsed_hours"] / per_unit, block["rate_pct"].astype(float), where="post",
                   marker=".", label=group)
     axis.set_title(f"{METRIC_LABELS.get(metric, metric)} rate vs time budget")
-    axis.set_xlabel("elapsed hours")
+    axis.set_xlabel(f"elapsed time ({unit})")
     axis.set_ylabel("% of runs")
     axis.set_ylim(bottom=0)
     axis.grid(alpha=0.3)

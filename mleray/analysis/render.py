@@ -10,6 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from mleray.analysis.curves import display_unit
 from mleray.analysis.frame import METRIC_LABELS, PASS_METRICS, SEED_METRICS
 from mleray.analysis.plots import write_plots
 
@@ -37,10 +38,10 @@ def _fmt(value, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _mean_sem(row: dict | None) -> str:
+def _mean_sem(row: dict | None, separator: str = " ± ") -> str:
     if row is None or row.get("mean_pct") is None:
         return "n/a"
-    sem = "" if row["sem_pct"] is None else f" ± {row['sem_pct']:.1f}"
+    sem = "" if row["sem_pct"] is None else f"{separator}{row['sem_pct']:.1f}"
     return f"{row['mean_pct']:.1f}{sem}"
 
 
@@ -120,8 +121,9 @@ def _md_time_and_cost(report) -> list[str]:
         table = _index(curves.to_dict("records"), report.group_keys, "elapsed_hours")
         rows = [[label, *(_fmt(table.get((*g, h), {}).get("rate_pct")) for h in hours)]
                 for g, label in _groups(report).items()]
+        unit, per_unit = display_unit(max(hours))
         lines += ["## Any-medal rate vs time budget (% of runs)", "",
-                  *_md_table(["group", *(f"{h:.2g} h" for h in hours)], rows)]
+                  *_md_table(["group", *(f"{h / per_unit:.3g} {unit}" for h in hours)], rows)]
     cost = [[" / ".join(str(r[k]) for k in report.group_keys), r["trials"], r["runs"],
              _fmt(r["gpu_hours"]), r["medals"], _fmt(r["gpu_hours_per_medal"])]
             for r in report.gpu_cost]
@@ -181,27 +183,42 @@ def write_report(report, out_dir: str | Path) -> list[Path]:
     return [out / REPORT_MD, out / REPORT_JSON, *plots]
 
 
+def _terminal_table(title: str, columns: list[str], rows: list[list[str]], caption: str) -> Table:
+    table = Table(title=title, caption=caption, title_justify="left")
+    table.add_column(columns[0], no_wrap=True)
+    for column in columns[1:]:
+        table.add_column(column, justify="right", overflow="fold")  # never "…" a number
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 def terminal_view(report) -> Group:
-    """A rich table of the headline numbers, then what is missing."""
+    """Rich tables of the headline numbers (rates, then pass@k), then what is missing."""
     rates = _index(report.medal_rates, report.group_keys, "metric")
     passk = _index(report.pass_at_k, report.group_keys, "metric", "k")
     boot = _index(report.bootstrap, report.group_keys, "metric")
     cost = _index(report.gpu_cost, report.group_keys)
     ks = shown_ks(report.ks)
-    table = Table(title=f"mleray report: {report.results_dir}"
-                  + (f" (split {report.split})" if report.split else ""),
-                  caption="rates: mean ± SEM over complete seeds; p@k: any-medal pass@k %")
-    table.add_column("group", no_wrap=True)
-    for column in ["medal %", "gold %", ">median %", "valid %", *(f"p@{k}" for k in ks),
-                   "medal 95% CI", "seeds", "GPU-h/medal"]:
-        table.add_column(column, justify="right")
+    where = f"{report.results_dir}" + (f", split {report.split}" if report.split else "")
+    rate_rows, pass_rows = [], []
     for group, label in _groups(report).items():
-        b = boot.get((*group, "any_medal"))
         first = rates.get((*group, "any_medal"), {})
-        table.add_row(label, *(_mean_sem(rates.get((*group, m))) for m in PASS_METRICS),
-                      *(_fmt(_pct(passk.get((*group, "any_medal", k)))) for k in ks),
-                      "n/a" if b is None else f"[{b['ci_low_pct']:.1f}, {b['ci_high_pct']:.1f}]",
-                      f"{first.get('seeds', 0)}/{first.get('seeds_total', 0)}",
-                      _fmt(cost.get(group, {}).get("gpu_hours_per_medal")))
+        rate_rows.append([label, *(_mean_sem(rates.get((*group, m)), "±") for m in PASS_METRICS),
+                          f"{first.get('seeds', 0)}/{first.get('seeds_total', 0)}",
+                          _fmt(cost.get(group, {}).get("gpu_hours_per_medal"))])
+        b = boot.get((*group, "any_medal"))
+        pass_rows.append([label, *(_fmt(_pct(passk.get((*group, "any_medal", k)))) for k in ks),
+                          "n/a" if b is None else f"{b['ci_low_pct']:.1f}–{b['ci_high_pct']:.1f}"])
+    tables = []
+    if rate_rows:
+        tables += [
+            _terminal_table(f"medal rates: {where}",
+                            ["group", "medal %", "gold %", ">median %", "valid %", "seeds",
+                             "GPU-h/medal"], rate_rows,
+                            "mean±SEM over complete seeds (MLE-bench); seeds: complete/all"),
+            _terminal_table("any-medal pass@k (%)", ["group", *(f"k={k}" for k in ks), "95% CI"],
+                            pass_rows, "95% CI: bootstrap over competitions"),
+        ]
     missing = [Text(f"missing: {line}", style="yellow") for line in report.missing]
-    return Group(table, *missing)
+    return Group(*tables, *missing)

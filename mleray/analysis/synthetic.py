@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mleray.results import SNAPSHOT_SCHEMA, TRIAL_SCHEMA
+from mleray.results import SNAPSHOT_SCHEMA, TRIAL_SCHEMA, ResultWriter
 
 _EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -74,21 +74,32 @@ def write_results(results_dir: str | Path, trials: pa.Table | list[dict],
                   snapshots: pa.Table | list[dict] | None = None,
                   file_per_trial: bool = True,
                   attempts: pa.Table | list[dict] | None = None) -> Path:
-    """Write a results folder: one Parquet file per trial (as the store does), or one
-    file for the whole table (`file_per_trial=False`, for big benchmarks). `attempts`
-    are non-final attempts (retried infra errors), kept by the store for accounting."""
+    """Write a results folder. By default through the store's own `ResultWriter` (one
+    atomic file per attempt, as a sweep writes them); `file_per_trial=False` writes each
+    table as one file instead, for big benchmarks. `attempts` are non-final attempts
+    (retried infra errors), which the store keeps for accounting."""
     root = Path(results_dir)
-    for folder, table in (("trials", trials), ("snapshots", snapshots), ("attempts", attempts)):
-        (root / folder).mkdir(parents=True, exist_ok=True)
-        if table is None:
-            continue
-        if isinstance(table, list):
-            table = snapshot_table(table) if folder == "snapshots" else trial_table(table)
-        if not file_per_trial or table.num_rows == 0:
-            pq.write_table(table, root / folder / "all.parquet")
-            continue
-        for index, trial_id in enumerate(table.column("trial_id").to_pylist()):
-            pq.write_table(table.slice(index, 1), root / folder / f"{trial_id}-{index}.parquet")
+    as_tables = {
+        "trials": trial_table(trials) if isinstance(trials, list) else trials,
+        "snapshots": snapshot_table(snapshots) if isinstance(snapshots, list) else snapshots,
+        "attempts": trial_table(attempts) if isinstance(attempts, list) else attempts,
+    }
+    if not file_per_trial:
+        for folder, table in as_tables.items():
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            if table is not None:
+                pq.write_table(table, root / folder / "all.parquet")
+        return root
+    writer = ResultWriter(root)
+    (root / "trials").mkdir(exist_ok=True)
+    for folder, final in (("trials", True), ("attempts", False)):
+        for row in as_tables[folder].to_pylist() if as_tables[folder] is not None else []:
+            writer.write_trial(row, final=final)
+    by_attempt: dict[tuple, list[dict]] = {}
+    for row in as_tables["snapshots"].to_pylist() if as_tables["snapshots"] is not None else []:
+        by_attempt.setdefault((row["trial_id"], row["attempt"]), []).append(row)
+    for rows in by_attempt.values():
+        writer.write_snapshots(rows)
     return root
 
 
