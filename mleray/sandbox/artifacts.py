@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import stat
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
-from mleray.sandbox.contract import redact
+from mleray.sandbox.contract import OUTPUT_LOG_NAME, redact
 
 SUBMISSION_CAP = 1024**3           # submission tree: 1 GiB
 LOGS_CAP = 256 * 1024**2           # logs tree
@@ -34,6 +35,26 @@ class Collected:
     def skip(self, name: str, why: str) -> None:
         if len(self.skipped) < 100:
             self.skipped.append(f"{name} ({why})")
+
+
+def collect_artifacts(
+    art: Path, collect_tree: Callable[[str, Path, int], Collected], output: bytes, secrets: dict[str, str]
+) -> str:
+    """Fill `art` with the submission, logs and code trees (`collect_tree(name, dest, cap)`
+    copies one), the agent's output as logs/mleray-agent-output.log, secrets redacted;
+    returns a note on skipped files ("" when none)."""
+    if art.exists():
+        shutil.rmtree(art)
+    skipped: list[str] = []
+    for name, cap in (("submission", SUBMISSION_CAP), ("logs", LOGS_CAP), ("code", CODE_CAP)):
+        skipped.extend(collect_tree(name, art / name, cap).skipped)
+    output_path = art / "logs" / OUTPUT_LOG_NAME
+    if output_path.is_dir():
+        shutil.rmtree(output_path)
+    output_path.write_bytes(output)
+    for name in ("logs", "code"):
+        redact_tree(art / name, secrets)
+    return f"skipped {len(skipped)} file(s) in artifacts: {skipped[0]}" if skipped else ""
 
 
 class _ChunkStream(io.RawIOBase):

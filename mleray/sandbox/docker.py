@@ -36,7 +36,7 @@ from mleray.errors import FailureKind, InfraError, SandboxUnavailableError
 from mleray.sandbox import artifacts
 from mleray.sandbox.base import RunRequest, SandboxResult
 from mleray.sandbox.contract import (
-    CONTAINER_PATHS, OUTPUT_LOG_NAME, VALIDATE_WRAPPER, VALIDATOR, agent_environment, instructions_text, redact,
+    CONTAINER_PATHS, VALIDATE_WRAPPER, VALIDATOR, agent_environment, instructions_text, redact,
 )
 from mleray.sandbox.snapshots import SnapshotTaker
 from mleray.sandbox.usage import UsageSampler
@@ -231,31 +231,18 @@ class _ContainerRun:
 
     def _collect(self) -> str:
         """Copy the agent's trees and output into workdir/artifacts; a note on skipped files."""
+        return artifacts.collect_artifacts(self.workdir / "artifacts", self._collect_tree,
+                                           self.container.logs(stdout=True, stderr=True), dict(self.request.secrets))
+
+    def _collect_tree(self, name: str, dest: Path, cap: int) -> artifacts.Collected:
         import docker
 
-        art = self.workdir / "artifacts"
-        if art.exists():
-            import shutil
-
-            shutil.rmtree(art)
-        skipped: list[str] = []
-        for name, cap in (("submission", artifacts.SUBMISSION_CAP), ("logs", artifacts.LOGS_CAP),
-                          ("code", artifacts.CODE_CAP)):
-            try:
-                bits, _ = self.container.get_archive(f"/home/{name}")
-            except docker.errors.NotFound:
-                (art / name).mkdir(parents=True)
-                continue
-            skipped.extend(artifacts.extract_archive(bits, art / name, cap).skipped)
-        output = art / "logs" / OUTPUT_LOG_NAME
-        if output.is_dir():
-            import shutil
-
-            shutil.rmtree(output)
-        output.write_bytes(self.container.logs(stdout=True, stderr=True))
-        for name in ("logs", "code"):
-            artifacts.redact_tree(art / name, dict(self.request.secrets))
-        return f"skipped {len(skipped)} file(s) in artifacts: {skipped[0]}" if skipped else ""
+        try:
+            bits, _ = self.container.get_archive(f"/home/{name}")
+        except docker.errors.NotFound:  # the agent removed the folder
+            dest.mkdir(parents=True)
+            return artifacts.Collected()
+        return artifacts.extract_archive(bits, dest, cap)
 
     def _classify(self, stop_reason, exit_code: int, oom_killed: bool) -> tuple[FailureKind, str | None]:
         if stop_reason is FailureKind.CANCELLED:

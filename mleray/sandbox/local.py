@@ -26,7 +26,7 @@ from mleray.errors import FailureKind, InfraError
 from mleray.sandbox import artifacts
 from mleray.sandbox.base import RunRequest, SandboxResult
 from mleray.sandbox.contract import (
-    OUTPUT_LOG_NAME, VALIDATE_WRAPPER, VALIDATOR, AgentPaths, agent_environment, instructions_text, redact,
+    VALIDATE_WRAPPER, VALIDATOR, AgentPaths, agent_environment, instructions_text, redact,
 )
 from mleray.sandbox.snapshots import SnapshotTaker
 
@@ -158,19 +158,10 @@ class _LocalRun:
 
 def _collect(home: Path, output_path: Path, workdir: Path, secrets) -> str:
     """Copy the agent's trees into workdir/artifacts; returns a note on skipped files."""
-    art = workdir / "artifacts"
-    if art.exists():
-        shutil.rmtree(art)
-    notes = []
-    for name, cap in (("submission", artifacts.SUBMISSION_CAP), ("logs", artifacts.LOGS_CAP),
-                      ("code", artifacts.CODE_CAP)):
-        collected = artifacts.copy_tree(home / name, art / name, cap)
-        notes.extend(collected.skipped)
-    tail = _tail(output_path, 10 * 1024**2)
-    (art / "logs" / OUTPUT_LOG_NAME).write_bytes(tail)
-    for name in ("logs", "code"):
-        artifacts.redact_tree(art / name, dict(secrets))
-    return f"skipped {len(notes)} file(s) in artifacts: {notes[0]}" if notes else ""
+    def copy(name: str, dest: Path, cap: int) -> artifacts.Collected:
+        return artifacts.copy_tree(home / name, dest, cap)
+
+    return artifacts.collect_artifacts(workdir / "artifacts", copy, _tail(output_path, 10 * 1024**2), dict(secrets))
 
 
 def _tail(path: Path, limit: int) -> bytes:
