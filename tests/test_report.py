@@ -154,3 +154,34 @@ def test_retried_attempts_count_towards_gpu_hours_only(tmp_path):
     assert cost["gpu_hours"] == pytest.approx(4.0)
     assert cost["gpu_hours_per_medal"] == pytest.approx(4.0)
     assert any("1 earlier attempts (retried or abandoned)" in line for line in report.missing)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_report_on_a_real_sweep(tmp_path, monkeypatch):
+    """A real (tiny) sweep through Ray and the local sandbox, then `mleray report --json`."""
+    import subprocess
+    import sys
+
+    from mleray.data import prepare_competition
+    from mleray.driver import run_sweep
+    from mleray.registry import get_competition
+    from mleray.spec import spec_from_dict
+
+    monkeypatch.setenv("MLERAY_DATA_DIR", str(tmp_path / "data"))
+    prepare_competition(get_competition("breast-cancer-auc"))
+    spec = spec_from_dict({
+        "name": "report-e2e", "competitions": ["breast-cancer-auc"], "agents": [{"name": "noop"}],
+        "seeds": 2, "sandbox": "local", "time_limit": 60, "results": str(tmp_path / "results"),
+        "resources": {"cpus": 0.5, "memory": "256m"}}, source="test")
+    run_sweep(spec, num_cpus=2, progress=False)
+    result = subprocess.run([sys.executable, "-m", "mleray", "report", str(tmp_path / "results"),
+                             "--json"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["counts"]["runs"] == 2 and data["ks"] == [1, 2]
+    rates = {row["metric"]: row for row in data["medal_rates"]}
+    # noop copies the sample submission: valid, never a medal
+    assert rates["valid_submission"]["mean_pct"] == 100.0
+    assert rates["any_medal"]["mean_pct"] == 0.0
+    assert data["missing"] == []
