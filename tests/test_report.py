@@ -52,7 +52,7 @@ def test_empty_folder_says_there_are_no_trials(tmp_path):
 def test_partial_sweep_says_what_is_missing(partial_sweep):
     report = build_report(partial_sweep, n_boot=200)
     text = "\n".join(report.missing)
-    assert "2 trials not run (1 cancelled, 1 infra_error)" in text
+    assert "2 trials not run (1 cancelled, 1 infra_error; aide / gpt: 2)" in text
     assert "seed 1: incomplete, 1 of 3 competitions missing (comp-a)" in text
     assert "seed 2: incomplete, 1 of 3 competitions missing (comp-c)" in text
     assert "no valid submission in 1 competitions (comp-c)" in text

@@ -16,6 +16,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from mleray.analysis.frame import group_label
+
 DEFAULT_BOOTSTRAP = 2000
 DEFAULT_SEED = 0
 DEFAULT_LEVEL = 0.95
@@ -86,7 +88,7 @@ def paired_table(runs: pd.DataFrame, keys: list[str], metric: str,
     if runs.empty:
         return pd.DataFrame(columns=columns)
     wide = competition_rates(runs, keys, [metric])[metric].unstack("competition_id")
-    labels = [" / ".join(map(str, g if isinstance(g, tuple) else (g,))) for g in wide.index]
+    labels = [group_label(g) for g in wide.index]
     if len(labels) < 2:
         return pd.DataFrame(columns=columns)
     if len(labels) <= MAX_ALL_PAIRS_GROUPS:

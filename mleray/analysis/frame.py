@@ -34,6 +34,24 @@ METRIC_LABELS = {
 }
 
 
+GROUP_SEPARATOR = " / "
+
+
+def group_label(values) -> str:
+    """'agent / model' for a group key: a tuple, a single value, or a row and its keys."""
+    return GROUP_SEPARATOR.join(map(str, values if isinstance(values, tuple) else (values,)))
+
+
+def row_label(row: dict, keys: list[str]) -> str:
+    """The group label of one record (a dict with the key columns)."""
+    return group_label(tuple(row[key] for key in keys))
+
+
+def group_labels(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """The group label of every row of `frame`."""
+    return frame[keys].astype(str).agg(GROUP_SEPARATOR.join, axis=1)
+
+
 class ReportError(MlerayError):
     """Bad report arguments: a k that is not a whole number or exceeds the runs."""
 

@@ -17,17 +17,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mleray.analysis.curves import display_unit  # noqa: E402
-from mleray.analysis.frame import METRIC_LABELS  # noqa: E402
+from mleray.analysis.frame import METRIC_LABELS, group_labels  # noqa: E402
 
 PASS_K_PNG = "pass_at_k.png"
 TIME_PNG = "medal_rate_vs_time.png"
 HEATMAP_PNG = "competition_heatmap.png"
 HEATMAP_RANGE = (-1.0, 1.5)  # normalised scores: 0 = median, 1 = gold; clipped for colour
 DPI = 110
-
-
-def _label(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
-    return frame[keys].astype(str).agg(" / ".join, axis=1)
 
 
 def _save(figure, path: Path) -> Path:
@@ -51,7 +47,7 @@ def plot_pass_at_k(pass_at_k: list[dict], keys: list[str], path: str | Path) -> 
     if not metrics:
         _nothing(axes[0, 0], "pass@k values")
         return _save(figure, Path(path))
-    frame["group"] = _label(frame, keys)
+    frame["group"] = group_labels(frame, keys)
     for axis, metric in zip(axes[0], metrics):
         for group, block in frame.loc[frame["metric"] == metric].groupby("group", sort=True):
             axis.plot(block["k"], block["pass_at_k"].astype(float) * 100, marker="o", label=group)
@@ -73,7 +69,7 @@ def plot_time_curves(time_curves: list[dict], keys: list[str], path: str | Path,
         _nothing(axis, "time curves")
         return _save(figure, Path(path))
     frame = frame.loc[frame["metric"] == metric].copy()
-    frame["group"] = _label(frame, keys)
+    frame["group"] = group_labels(frame, keys)
     unit, per_unit = display_unit(float(frame["elapsed_hours"].max()))
     for group, block in frame.groupby("group", sort=True):
         axis.step(block["elapsed_hours"] / per_unit, block["rate_pct"].astype(float), where="post",
@@ -94,7 +90,7 @@ def plot_heatmap(competition_scores: list[dict], keys: list[str], path: str | Pa
         figure, axis = plt.subplots(figsize=(6.4, 4.0))
         _nothing(axis, "scores")
         return _save(figure, Path(path))
-    frame["group"] = _label(frame, keys)
+    frame["group"] = group_labels(frame, keys)
     grid = frame.pivot_table(index="competition_id", columns="group", values="normalised",
                              aggfunc="max", dropna=False).sort_index()
     values = np.clip(grid.to_numpy(dtype=float), *HEATMAP_RANGE)

@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from mleray.analysis.curves import display_unit
-from mleray.analysis.frame import METRIC_LABELS, PASS_METRICS, SEED_METRICS
+from mleray.analysis.frame import (METRIC_LABELS, PASS_METRICS, SEED_METRICS, group_labels,
+                                   row_label)
 from mleray.analysis.plots import write_plots
 
 MAX_K_COLUMNS = 10      # pass@k columns shown in tables; the JSON has every k
@@ -48,7 +49,7 @@ def _mean_sem(row: dict | None, separator: str = " ± ") -> str:
 def _groups(report) -> dict[tuple, str]:
     rows = report.medal_rates or report.gpu_cost
     keys = report.group_keys
-    return {tuple(row[k] for k in keys): " / ".join(str(row[k]) for k in keys) for row in rows}
+    return {tuple(row[k] for k in keys): row_label(row, keys) for row in rows}
 
 
 def _index(rows: list[dict], keys: list[str], *extra: str) -> dict[tuple, dict]:
@@ -124,13 +125,13 @@ def _md_time_and_cost(report) -> list[str]:
         unit, per_unit = display_unit(max(hours))
         lines += ["## Any-medal rate vs time budget (% of runs)", "",
                   *_md_table(["group", *(f"{h / per_unit:.3g} {unit}" for h in hours)], rows)]
-    cost = [[" / ".join(str(r[k]) for k in report.group_keys), r["trials"], r["runs"],
+    cost = [[row_label(r, report.group_keys), r["trials"], r["runs"],
              _fmt(r["gpu_hours"]), r["medals"], _fmt(r["gpu_hours_per_medal"])]
             for r in report.gpu_cost]
     if cost:
         lines += ["## GPU cost", "", *_md_table(
             ["group", "trials", "runs", "GPU-hours", "medals", "GPU-hours per medal"], cost)]
-    hardware = [[" / ".join(str(r[k]) for k in report.group_keys), r["gpu_share"], r["runs"],
+    hardware = [[row_label(r, report.group_keys), r["gpu_share"], r["runs"],
                  _fmt(r["any_medal_pct"]), _fmt(r["gpu_hours_per_medal"])] for r in report.hardware]
     if hardware:
         lines += ["## By GPU share", "", *_md_table(
@@ -142,7 +143,7 @@ def _md_scores(report) -> list[str]:
     frame = pd.DataFrame(report.competition_scores)
     if frame.empty:
         return []
-    frame["group"] = frame[report.group_keys].astype(str).agg(" / ".join, axis=1)
+    frame["group"] = group_labels(frame, report.group_keys)
     grid = frame.pivot_table(index="competition_id", columns="group", values="normalised",
                              aggfunc="max", dropna=False).sort_index()
     rows = [[comp, *(_fmt(None if pd.isna(v) else v, 2) for v in values)]

@@ -17,8 +17,9 @@ import pandas as pd
 
 from mleray.analysis import bootstrap, curves, rates, scores
 from mleray.analysis.frame import (GROUP_KEYS, NO_MODEL, NOT_RUN_STATUSES, PASS_METRICS,
-                                   ReportError, final_trials, load_attempts, load_snapshots,
-                                   load_split, one_run_per_cell, runs_frame)
+                                   ReportError, final_trials, group_label, load_attempts,
+                                   load_snapshots, load_split, one_run_per_cell, row_label,
+                                   runs_frame)
 from mleray.analysis.passk import pass_at_k_table
 
 MAX_LISTED = 8  # names listed in one "missing" line before "and N more"
@@ -112,20 +113,16 @@ def resolve_ks(ks: list[int] | None, most_runs: int) -> list[int]:
     return sorted({int(k) for k in ks})
 
 
-def _group_label(row: pd.Series | dict, keys: list[str]) -> str:
-    return " / ".join(str(row[key]) for key in keys)
-
-
 def _incomplete_lines(incomplete: pd.DataFrame, keys: list[str]) -> list[str]:
     """A line per incomplete seed when there are few, else a line per group."""
     rows = incomplete.to_dict("records")
     if len(rows) <= MAX_LISTED:
-        return [f"{_group_label(row, keys)} seed {row['seed']}: incomplete, "
+        return [f"{row_label(row, keys)} seed {row['seed']}: incomplete, "
                 f"{len(row['missing'])} of {row['competitions_expected']} competitions "
                 f"missing ({_listed(row['missing'])})" for row in rows]
     lines = []
     for group, block in incomplete.groupby(keys, observed=True, sort=True):
-        label = " / ".join(map(str, group if isinstance(group, tuple) else (group,)))
+        label = group_label(group)
         absent = int(block["missing"].map(len).sum())
         lines.append(f"{label}: {len(block)} seeds incomplete, {absent} runs missing in all "
                      f"(seeds {_listed(block['seed'].tolist())}); per seed in incomplete_seeds")
@@ -142,14 +139,16 @@ def _missing_lines(trials: pd.DataFrame, all_attempts: pd.DataFrame, runs: pd.Da
     if len(not_run):
         by_status = not_run["status"].value_counts().sort_index()
         kinds = ", ".join(f"{count} {status}" for status, count in by_status.items())
-        lines.append(f"{len(not_run)} trials not run ({kinds}); they are left out of every "
-                     f"denominator: {_listed(sorted(not_run['trial_id']))}")
+        by_group = not_run.groupby(keys, observed=True).size()
+        groups = ", ".join(f"{group_label(g)}: {n}" for g, n in by_group.items())
+        lines.append(f"{len(not_run)} trials not run ({kinds}; {groups}); they are left out of "
+                     f"every denominator: {_listed(sorted(not_run['trial_id']))}")
     absent = sorted(set(expected) - set(runs["competition_id"].unique()))
     if absent:
         lines.append(f"{len(absent)} competitions have no run at all: {_listed(absent)}")
     lines += _incomplete_lines(incomplete, keys)
     for row in scores.competitions_without_valid(best, keys).to_dict("records"):
-        lines.append(f"{_group_label(row, keys)}: no valid submission in "
+        lines.append(f"{row_label(row, keys)}: no valid submission in "
                      f"{len(row['competitions'])} competitions ({_listed(row['competitions'])})")
     return lines + extra
 
