@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on clusters and CI
 
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -39,23 +40,28 @@ def _nothing(axis, what: str) -> None:
 
 
 def plot_pass_at_k(pass_at_k: list[dict], keys: list[str], path: str | Path) -> Path:
-    """One panel per metric: pass@k against k, one line per group."""
+    """One panel per metric (2 × 2 for the four): pass@k against k, a line per group."""
     frame = pd.DataFrame(pass_at_k)
     metrics = list(dict.fromkeys(frame["metric"])) if len(frame) else []
-    figure, axes = plt.subplots(1, max(1, len(metrics)), figsize=(4.2 * max(1, len(metrics)), 3.8),
-                                squeeze=False)
+    columns = min(2, max(1, len(metrics)))
+    rows = max(1, -(-len(metrics) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.8 * rows), squeeze=False)
     if not metrics:
         _nothing(axes[0, 0], "pass@k values")
         return _save(figure, Path(path))
     frame["group"] = group_labels(frame, keys)
-    for axis, metric in zip(axes[0], metrics):
+    marker = "o" if frame["k"].nunique() <= 30 else None
+    for axis, metric in zip(axes.ravel(), metrics):
         for group, block in frame.loc[frame["metric"] == metric].groupby("group", sort=True):
-            axis.plot(block["k"], block["pass_at_k"].astype(float) * 100, marker="o", label=group)
+            axis.plot(block["k"], block["pass_at_k"].astype(float) * 100, marker=marker, label=group)
         axis.set_title(f"pass@k: {METRIC_LABELS.get(metric, metric)}")
         axis.set_xlabel("k (runs per competition)")
         axis.set_ylabel("% of competitions")
         axis.set_ylim(0, 100)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
+    for axis in axes.ravel()[len(metrics):]:
+        axis.set_axis_off()
     axes[0, 0].legend(fontsize=7)
     return _save(figure, Path(path))
 
