@@ -34,3 +34,24 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("docker"):
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def builtin_data(tmp_path_factory):
+    """A session data dir holding every competition of the `builtin` split, prepared once.
+
+    Sets MLERAY_DATA_DIR to it for the whole session (subprocesses and Ray workers inherit
+    it), so `mleray.registry.get_competition(id)` finds the prepared data; returns the dir.
+    """
+    from mleray import data, registry
+
+    root = tmp_path_factory.mktemp("mleray-data")
+    previous = os.environ.get("MLERAY_DATA_DIR")
+    os.environ["MLERAY_DATA_DIR"] = str(root)
+    for competition_id in registry.load_split("builtin"):
+        data.prepare_competition(registry.get_competition(competition_id, extra_paths=[]))
+    yield root
+    if previous is None:
+        os.environ.pop("MLERAY_DATA_DIR", None)
+    else:
+        os.environ["MLERAY_DATA_DIR"] = previous
