@@ -87,7 +87,8 @@ def test_gpu_hours_per_medal():
         {"competition_id": "C", "seed": 0, "agent": "x", "gpu_seconds": 1 * H, "status": "infra_error"},
         {"competition_id": "A", "seed": 0, "agent": "y", "gpu_seconds": 3 * H},
     ]).to_pandas())
-    table = curves.gpu_cost(trials, runs_frame(trials), KEYS).set_index("agent")
+    attempts = trials.assign(final=True)
+    table = curves.gpu_cost(attempts, runs_frame(trials), KEYS).set_index("agent")
     assert table.loc["x", "gpu_hours"] == pytest.approx(7.0)  # not-run attempts cost too
     assert table.loc["x", "medals"] == 1
     assert table.loc["x", "gpu_hours_per_medal"] == pytest.approx(7.0)
