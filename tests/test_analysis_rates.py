@@ -152,3 +152,10 @@ def test_paired_difference_on_shared_competitions():
     assert (row["a_better"], row["b_better"], row["ties"]) == (1, 0, 2)
     # differences 1, 0, 0: resampled means lie in {0, 1/3, 2/3, 1}
     assert row["ci_low_pct"] == 0.0 and 100 / 3 < row["ci_high_pct"] <= 100.0
+
+
+def test_bootstrap_of_several_metrics_matches_one_at_a_time():
+    values = np.random.default_rng(2).random((15, 3))
+    low, high = bootstrap.bootstrap_ci(values, n_boot=800, seed=4)
+    for m in range(3):
+        assert (low[m], high[m]) == pytest.approx(bootstrap.bootstrap_ci(values[:, m], 800, 4))

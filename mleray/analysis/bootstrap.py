@@ -30,17 +30,22 @@ def competition_rates(runs: pd.DataFrame, keys: list[str], metrics: list[str]) -
 
 
 def bootstrap_ci(per_competition: np.ndarray, n_boot: int = DEFAULT_BOOTSTRAP,
-                 seed: int = DEFAULT_SEED, level: float = DEFAULT_LEVEL) -> tuple[float, float]:
-    """Percentile interval of the mean of `per_competition` under competition resampling."""
+                 seed: int = DEFAULT_SEED, level: float = DEFAULT_LEVEL):
+    """Percentile interval of the mean of `per_competition` under competition resampling.
+
+    A 1-d array gives (low, high); a 2-d array (competitions × metrics) gives two arrays,
+    one bound per metric, all from the same resampled competitions.
+    """
     values = np.asarray(per_competition, dtype=float)
-    if values.size == 0:
-        return (float("nan"), float("nan"))
+    if values.shape[0] == 0:
+        nan = np.full(values.shape[1:], np.nan)
+        return (float("nan"), float("nan")) if values.ndim == 1 else (nan, nan)
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, values.size, size=(n_boot, values.size))
-    means = values[draws].mean(axis=1)
+    draws = rng.integers(0, values.shape[0], size=(n_boot, values.shape[0]))
+    means = values[draws].mean(axis=1)  # n_boot (× metrics)
     tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.percentile(means, [tail, 100.0 - tail])
-    return float(low), float(high)
+    low, high = np.percentile(means, [tail, 100.0 - tail], axis=0)
+    return (float(low), float(high)) if values.ndim == 1 else (low, high)
 
 
 def bootstrap_table(runs: pd.DataFrame, keys: list[str], metrics: list[str],
@@ -55,11 +60,10 @@ def bootstrap_table(runs: pd.DataFrame, keys: list[str], metrics: list[str],
     rows = []
     for group, block in rates.groupby(level=list(range(len(keys))), observed=True, sort=True):
         group = group if isinstance(group, tuple) else (group,)
-        for metric in metrics:
-            values = block[metric].to_numpy()
-            low, high = bootstrap_ci(values, n_boot, seed, level)
-            rows.append((*group, metric, values.mean() * 100, low * 100, high * 100,
-                         values.size, n_boot, level, seed))
+        values = block[metrics].to_numpy(dtype=float)           # competitions × metrics
+        low, high = bootstrap_ci(values, n_boot, seed, level)
+        rows += [(*group, metric, values[:, m].mean() * 100, low[m] * 100, high[m] * 100,
+                  len(values), n_boot, level, seed) for m, metric in enumerate(metrics)]
     return pd.DataFrame(rows, columns=columns)
 
 
