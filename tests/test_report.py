@@ -79,7 +79,8 @@ def test_k_larger_than_runs_is_an_error(partial_sweep):
         build_report(partial_sweep, ks=[1, 4])
 
 
-def test_split_restricts_competitions_and_names_absent_ones(partial_sweep, tmp_path, monkeypatch):
+def test_split_restricts_competitions_and_names_absent_ones(partial_sweep, tmp_path,
+                                                            monkeypatch):
     builtin = tmp_path / "competitions"
     (builtin / "splits").mkdir(parents=True)
     (builtin / "splits" / "pair.txt").write_text("comp-a\ncomp-q  # never run\n")
@@ -88,10 +89,33 @@ def test_split_restricts_competitions_and_names_absent_ones(partial_sweep, tmp_p
     assert report.counts["competitions_expected"] == 2
     assert {row["split"] for row in report.medal_rates} == {"pair"}
     text = "\n".join(report.missing)
-    assert "1 competitions have no run at all: comp-q" in text
+    assert "split pair: 1 competitions have no run at all: comp-q" in text
     assert "trial rows of competitions outside split pair ignored" in text
     with pytest.raises(NotFoundError):
         build_report(partial_sweep, split="no-such-split")
+
+
+@pytest.fixture
+def two_splits(tmp_path, monkeypatch):
+    builtin = tmp_path / "competitions"
+    (builtin / "splits").mkdir(parents=True)
+    (builtin / "splits" / "ab.txt").write_text("comp-a\ncomp-b\n")
+    (builtin / "splits" / "all.txt").write_text("comp-a\ncomp-b\ncomp-c\n")
+    monkeypatch.setenv("MLERAY_BUILTIN_COMPETITIONS", str(builtin))
+
+
+def test_several_splits_are_aggregated_each_over_its_own_competitions(partial_sweep, two_splits):
+    report = build_report(partial_sweep, split=["ab", "all"], n_boot=200)
+    assert report.splits == ["ab", "all"] and report.group_keys[-1] == "split"
+    rate = {row["split"]: row for row in report.medal_rates if row["metric"] == "any_medal"}
+    # ab: seeds 0 and 2 complete, comp-a medals in both → 50% ± 0; seed 1 lacks comp-a
+    assert (rate["ab"]["mean_pct"], rate["ab"]["sem_pct"], rate["ab"]["seeds"]) == (50.0, 0.0, 2)
+    # all: only seed 0 is complete → 1 of 3
+    assert rate["all"]["mean_pct"] == pytest.approx(100 / 3) and rate["all"]["seeds"] == 1
+    pass1 = {row["split"]: row["pass_at_k"] for row in report.pass_at_k
+             if row["metric"] == "any_medal" and row["k"] == 1}
+    assert pass1 == pytest.approx({"ab": 0.5, "all": 1 / 3})
+    assert report.counts["trials"] == 9  # counted once, not once per split
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +133,14 @@ def test_cli_table_and_files(cli, partial_sweep, tmp_path):
     for name in ("report.md", "report.json", "pass_at_k.png", "medal_rate_vs_time.png",
                  "competition_heatmap.png"):
         assert (tmp_path / "o" / name).stat().st_size > 0
+
+
+def test_cli_several_splits(cli, partial_sweep, two_splits):
+    result = CliRunner().invoke(cli, ["report", str(partial_sweep), "--split", "ab, all", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["splits"] == ["ab", "all"]
+    assert {row["split"] for row in data["medal_rates"]} == {"ab", "all"}
 
 
 def test_cli_json_is_the_only_stdout(cli, partial_sweep, tmp_path):

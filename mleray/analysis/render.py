@@ -52,6 +52,13 @@ def _groups(report) -> dict[tuple, str]:
     return {tuple(row[k] for k in keys): row_label(row, keys) for row in rows}
 
 
+def _splits_note(report, quote: str = "") -> str:
+    if not report.splits:
+        return ""
+    word = "split" if len(report.splits) == 1 else "splits"
+    return f", {word} " + ", ".join(f"{quote}{name}{quote}" for name in report.splits)
+
+
 def _index(rows: list[dict], keys: list[str], *extra: str) -> dict[tuple, dict]:
     return {tuple(row[k] for k in [*keys, *extra]): row for row in rows}
 
@@ -157,7 +164,7 @@ def _md_scores(report) -> list[str]:
 def to_markdown(report, plots: list[Path] | None = None) -> str:
     counts = report.counts
     lines = ["# mleray report", "",
-             f"- results: `{report.results_dir}`" + (f", split `{report.split}`" if report.split else ""),
+             f"- results: `{report.results_dir}`" + _splits_note(report, "`"),
              f"- generated: {report.generated_at}",
              f"- {counts.get('trials', 0)} trials, {counts.get('runs', 0)} ran, "
              f"{counts.get('not_run', 0)} not run; {counts.get('competitions_expected', 0)} "
@@ -201,7 +208,7 @@ def terminal_view(report) -> Group:
     boot = _index(report.bootstrap, report.group_keys, "metric")
     cost = _index(report.gpu_cost, report.group_keys)
     ks = shown_ks(report.ks)
-    where = f"{report.results_dir}" + (f", split {report.split}" if report.split else "")
+    where = f"{report.results_dir}" + _splits_note(report)
     rate_rows, pass_rows = [], []
     for group, label in _groups(report).items():
         first = rates.get((*group, "any_medal"), {})

@@ -3,6 +3,9 @@
 A report never fails on what a sweep lacks: an empty folder, trials not run, seeds with
 competitions missing, competitions without a valid submission are all stated in
 `Report.missing`, one line each, and the tables are computed from what is there.
+
+With splits (`split="low"` or `["low", "medium", "high"]`, as MLE-bench reports), every
+table gains a `split` column and each split is aggregated over its own competitions.
 """
 
 from __future__ import annotations
@@ -15,14 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mleray.analysis import bootstrap, curves, rates, scores
+from mleray.analysis import bootstrap, curves, missing, rates, scores
 from mleray.analysis.frame import (GROUP_KEYS, NO_MODEL, NOT_RUN_STATUSES, PASS_METRICS,
-                                   ReportError, final_trials, group_label, load_attempts,
-                                   load_snapshots, load_split, one_run_per_cell, row_label,
-                                   runs_frame)
+                                   ReportError, final_trials, load_attempts, load_snapshots,
+                                   load_split, one_run_per_cell, runs_frame)
 from mleray.analysis.passk import pass_at_k_table
-
-MAX_LISTED = 8  # names listed in one "missing" line before "and N more"
 
 NOTES = [
     "Medal rates follow MLE-bench's aggregate_grading_reports.py: per seed, the % of the "
@@ -41,7 +41,7 @@ NOTES = [
 @dataclass(frozen=True)
 class Report:
     results_dir: str
-    split: str | None
+    splits: list[str]
     ks: list[int]
     generated_at: str
     counts: dict
@@ -63,7 +63,7 @@ class Report:
 
     @property
     def group_keys(self) -> list[str]:
-        return [*GROUP_KEYS, "split"] if self.split else list(GROUP_KEYS)
+        return [*GROUP_KEYS, "split"] if self.splits else list(GROUP_KEYS)
 
 
 def _plain(value):
@@ -96,11 +96,6 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return [dict(zip(names, row)) for row in zip(*columns)]
 
 
-def _listed(names: list) -> str:
-    shown = ", ".join(map(str, names[:MAX_LISTED]))
-    return shown + (f" and {len(names) - MAX_LISTED} more" if len(names) > MAX_LISTED else "")
-
-
 def resolve_ks(ks: list[int] | None, most_runs: int) -> list[int]:
     """The k values to report: all of 1..n by default; each must be 1 ≤ k ≤ n."""
     if ks is None:
@@ -113,121 +108,109 @@ def resolve_ks(ks: list[int] | None, most_runs: int) -> list[int]:
     return sorted({int(k) for k in ks})
 
 
-def _incomplete_lines(incomplete: pd.DataFrame, keys: list[str]) -> list[str]:
-    """A line per incomplete seed when there are few, else a line per group."""
-    rows = incomplete.to_dict("records")
-    if len(rows) <= MAX_LISTED:
-        return [f"{row_label(row, keys)} seed {row['seed']}: incomplete, "
-                f"{len(row['missing'])} of {row['competitions_expected']} competitions "
-                f"missing ({_listed(row['missing'])})" for row in rows]
-    lines = []
-    for group, block in incomplete.groupby(keys, observed=True, sort=True):
-        label = group_label(group)
-        absent = int(block["missing"].map(len).sum())
-        lines.append(f"{label}: {len(block)} seeds incomplete, {absent} runs missing in all "
-                     f"(seeds {_listed(block['seed'].tolist())}); per seed in incomplete_seeds")
-    return lines
+@dataclass(frozen=True)
+class _Frames:
+    """A results folder ready for the tables: one final row per trial, one run per cell."""
+    attempts: pd.DataFrame         # every attempt in scope (GPU accounting)
+    trials: pd.DataFrame           # latest final attempt per trial
+    runs: pd.DataFrame             # trials that ran, one per group × competition × seed
+    snapshots: pd.DataFrame
+    expected: dict                 # split name (None without splits) -> competition ids
+    notes: list[str]               # what was set aside, for `missing`
+    empty_folder: bool
 
 
-def _missing_lines(trials: pd.DataFrame, all_attempts: pd.DataFrame, runs: pd.DataFrame,
-                   keys: list[str], expected: list[str], incomplete: pd.DataFrame,
-                   best: pd.DataFrame, extra: list[str]) -> list[str]:
-    lines = []
-    if all_attempts.empty:
-        return ["no trials: the results folder has no trial rows (nothing has finished yet?)"]
-    not_run = trials.loc[trials["status"].isin(NOT_RUN_STATUSES)]
-    if len(not_run):
-        by_status = not_run["status"].value_counts().sort_index()
-        kinds = ", ".join(f"{count} {status}" for status, count in by_status.items())
-        by_group = not_run.groupby(keys, observed=True).size()
-        groups = ", ".join(f"{group_label(g)}: {n}" for g, n in by_group.items())
-        lines.append(f"{len(not_run)} trials not run ({kinds}; {groups}); they are left out of "
-                     f"every denominator: {_listed(sorted(not_run['trial_id']))}")
-    absent = sorted(set(expected) - set(runs["competition_id"].unique()))
-    if absent:
-        lines.append(f"{len(absent)} competitions have no run at all: {_listed(absent)}")
-    lines += _incomplete_lines(incomplete, keys)
-    for row in scores.competitions_without_valid(best, keys).to_dict("records"):
-        lines.append(f"{row_label(row, keys)}: no valid submission in "
-                     f"{len(row['competitions'])} competitions ({_listed(row['competitions'])})")
-    return lines + extra
-
-
-def _empty_report(results_dir: Path, split: str | None, ks: list[int], counts: dict,
-                  missing: list[str]) -> Report:
-    return Report(results_dir=str(results_dir), split=split, ks=ks,
-                  generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  counts=counts, missing=missing, notes=NOTES)
-
-
-def _select(all_attempts: pd.DataFrame, split: str | None) -> tuple[pd.DataFrame, list[str],
-                                                                   list[str], list[str]]:
-    """The trial rows to analyse, the group keys, the expected competitions, and notes."""
-    if not split:
-        return all_attempts, list(GROUP_KEYS), sorted(all_attempts["competition_id"].unique()), []
-    expected = load_split(split)
-    outside = ~all_attempts["competition_id"].isin(expected)
-    notes = [f"{int(outside.sum())} trial rows of competitions outside split {split} ignored"] \
-        if outside.any() else []
-    return all_attempts.loc[~outside].assign(split=split), [*GROUP_KEYS, "split"], expected, notes
-
-
-def _counts(all_attempts, trials, runs, snapshots, keys, expected, most_runs) -> dict:
-    return {
-        "attempts": int(len(all_attempts)), "trials": int(len(trials)), "runs": int(len(runs)),
-        "not_run": int(trials["status"].isin(NOT_RUN_STATUSES).sum()),
-        "by_status": {str(k): int(v) for k, v in trials["status"].value_counts().sort_index().items()},
-        "competitions_expected": len(expected), "groups": int(len(runs[keys].drop_duplicates())),
-        "most_runs_per_competition": most_runs, "snapshots": int(len(snapshots)),
-    }
-
-
-def build_report(results_dir: str | Path, ks: list[int] | None = None, split: str | None = None,
-                 n_boot: int = bootstrap.DEFAULT_BOOTSTRAP,
-                 seed: int = bootstrap.DEFAULT_SEED) -> Report:
-    """Read a results folder and compute every table (see the module docstring)."""
-    results_dir = Path(results_dir)
+def _read(results_dir: Path, splits: list[str]) -> _Frames:
     all_attempts, snapshots = load_attempts(results_dir), load_snapshots(results_dir)
-    attempts, keys, expected, extra = _select(all_attempts, split)
+    expected = ({name: load_split(name) for name in splits} if splits
+                else {None: sorted(all_attempts["competition_id"].unique())})
+    inside = all_attempts["competition_id"].isin(set().union(*expected.values()))
+    notes = [f"{int((~inside).sum())} trial rows of competitions outside split "
+             f"{', '.join(splits)} ignored"] if not inside.all() else []
+    attempts = all_attempts.loc[inside]
     attempts = attempts.assign(model=attempts["model"].fillna(NO_MODEL))
     final_rows = attempts.loc[attempts["final"].eq(True)]
     trials = final_trials(final_rows)
     if len(attempts) > len(final_rows):
-        extra.append(f"{len(attempts) - len(final_rows)} earlier attempts (retried or abandoned) "
-                     f"count towards GPU-hours only")
+        notes.append(f"{len(attempts) - len(final_rows)} earlier attempts (retried or "
+                     f"abandoned) count towards GPU-hours only")
     if len(final_rows) > len(trials):
-        extra.append(f"{len(final_rows) - len(trials)} final rows superseded by a later attempt "
-                     f"of the same trial")
-    runs, duplicates = one_run_per_cell(runs_frame(trials), keys)
+        notes.append(f"{len(final_rows) - len(trials)} final rows superseded by a later "
+                     f"attempt of the same trial")
+    runs, duplicates = one_run_per_cell(runs_frame(trials), GROUP_KEYS)
     if duplicates:
-        extra.append(f"{duplicates} runs share a group, competition and seed with a later "
+        notes.append(f"{duplicates} runs share a group, competition and seed with a later "
                      f"one (different sweep or kwargs); only the latest is counted")
-    per_competition = runs.groupby([*keys, "competition_id"], observed=True).size()
-    most_runs = int(per_competition.max()) if len(runs) else 0
+    return _Frames(attempts, trials, runs, snapshots, expected, notes, all_attempts.empty)
+
+
+def _by_split(frame: pd.DataFrame, expected: dict) -> pd.DataFrame:
+    """One copy of each row per split its competition belongs to, with a `split` column."""
+    if None in expected:
+        return frame
+    return pd.concat([frame.loc[frame["competition_id"].isin(ids)].assign(split=name)
+                      for name, ids in expected.items()], ignore_index=True)
+
+
+def _seed_tables(runs: pd.DataFrame, trials: pd.DataFrame, keys: list[str],
+                 expected: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-seed rates and incomplete seeds, each split against its own competitions."""
+    tables, incomplete = [], []
+    for name, ids in expected.items():
+        in_split = (lambda f: f) if name is None else (lambda f: f.loc[f["split"] == name])
+        split_runs, split_trials = in_split(runs), in_split(trials)
+        seeds = pd.MultiIndex.from_frame(
+            split_trials[[*keys, "seed"]].drop_duplicates().sort_values([*keys, "seed"]))
+        table = rates.seed_table(split_runs, keys, seeds, ids)
+        tables.append(table)
+        incomplete.append(rates.incomplete_seeds(split_runs, keys, table, ids))
+    return pd.concat(tables, ignore_index=True), pd.concat(incomplete, ignore_index=True)
+
+
+def _counts(frames: _Frames, most_runs: int) -> dict:
+    trials, runs = frames.trials, frames.runs
+    return {
+        "attempts": int(len(frames.attempts)), "trials": int(len(trials)), "runs": int(len(runs)),
+        "not_run": int(trials["status"].isin(NOT_RUN_STATUSES).sum()),
+        "by_status": {str(k): int(v) for k, v in trials["status"].value_counts().sort_index().items()},
+        "competitions_expected": len(set().union(*frames.expected.values())),
+        "groups": int(len(runs[GROUP_KEYS].drop_duplicates())),
+        "most_runs_per_competition": most_runs, "snapshots": int(len(frames.snapshots)),
+    }
+
+
+def build_report(results_dir: str | Path, ks: list[int] | None = None,
+                 split: str | list[str] | None = None, n_boot: int = bootstrap.DEFAULT_BOOTSTRAP,
+                 seed: int = bootstrap.DEFAULT_SEED) -> Report:
+    """Read a results folder and compute every table (see the module docstring)."""
+    splits = [split] if isinstance(split, str) else list(split or [])
+    frames = _read(Path(results_dir), splits)
+    per_competition = frames.runs.groupby([*GROUP_KEYS, "competition_id"], observed=True).size()
+    most_runs = int(per_competition.max()) if len(frames.runs) else 0
     ks = resolve_ks(ks, most_runs)
-    counts = _counts(all_attempts, trials, runs, snapshots, keys, expected, most_runs)
+    keys = [*GROUP_KEYS, "split"] if splits else list(GROUP_KEYS)
+    trials, runs = _by_split(frames.trials, frames.expected), _by_split(frames.runs, frames.expected)
     best = scores.normalised_best_scores(runs, keys)
+    lines = ([missing.NO_TRIALS] if frames.empty_folder else
+             missing.not_run_line(frames.trials) + missing.never_run_lines(runs, frames.expected))
+    report = Report(results_dir=str(results_dir), splits=splits, ks=ks,
+                    generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    counts=_counts(frames, most_runs), missing=lines, notes=NOTES)
     if runs.empty:
-        missing = _missing_lines(trials, all_attempts, runs, keys, expected,
-                                 pd.DataFrame(columns=["seed"]), best, extra)
-        return _empty_report(results_dir, split, ks, counts, missing)
-    seed_index = pd.MultiIndex.from_frame(
-        trials[[*keys, "seed"]].drop_duplicates().sort_values([*keys, "seed"]))
-    seed_table = rates.seed_table(runs, keys, seed_index, expected)
-    incomplete = rates.incomplete_seeds(runs, keys, seed_table, expected)
-    return Report(
-        results_dir=str(results_dir), split=split, ks=ks,
-        generated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        counts=counts, notes=NOTES,
-        missing=_missing_lines(trials, all_attempts, runs, keys, expected, incomplete, best, extra),
+        return dataclasses.replace(report, missing=lines + ([] if frames.empty_folder else frames.notes))
+    seed_table, incomplete = _seed_tables(runs, trials, keys, frames.expected)
+    lines += (missing.incomplete_lines(incomplete, keys) + missing.no_valid_lines(best, keys)
+              + frames.notes)
+    return dataclasses.replace(
+        report, missing=lines,
         medal_rates=records(rates.medal_rates(seed_table, keys)),
         seed_rates=records(seed_table),
         incomplete_seeds=records(incomplete),
         pass_at_k=records(pass_at_k_table(runs, keys, PASS_METRICS, ks)),
         bootstrap=records(bootstrap.bootstrap_table(runs, keys, PASS_METRICS, n_boot, seed)),
         paired=records(bootstrap.paired_table(runs, keys, "any_medal", n_boot, seed)),
-        time_curves=records(curves.time_curves(runs, snapshots, keys)),
-        gpu_cost=records(curves.gpu_cost(attempts, runs, keys)),
+        time_curves=records(curves.time_curves(runs, frames.snapshots, keys)),
+        gpu_cost=records(curves.gpu_cost(_by_split(frames.attempts, frames.expected), runs, keys)),
         hardware=records(curves.hardware_table(runs, keys)),
         competition_scores=records(best),
     )

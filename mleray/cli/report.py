@@ -30,7 +30,9 @@ def report(
     results: Path = typer.Argument(..., metavar="RESULTS", help="The results folder of a sweep."),
     k: Optional[str] = typer.Option(None, "--k", metavar="1,2,4,8", help="Comma-separated k values for pass@k "
                                     "(default: every k from 1 to the number of seeds)."),
-    split: Optional[str] = typer.Option(None, "--split", metavar="NAME", help="Only the competitions of this split."),
+    split: Optional[str] = typer.Option(None, "--split", metavar="NAME[,NAME]", help=(
+        "Only the competitions of this split; several, comma-separated, give one row per "
+        "split (e.g. mlebench-low,mlebench-medium,mlebench-high).")),
     out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="Write report.md, report.json and PNGs here."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout, nothing else."),
 ) -> None:
@@ -41,7 +43,8 @@ def report(
 
     try:
         ks = parse_ks(k)
-        built = build_report(results, ks=ks, split=split)
+        splits = [name.strip() for name in split.split(",") if name.strip()] if split else None
+        built = build_report(results, ks=ks, split=splits)
         written = write_report(built, out) if out is not None else []
     except MlerayError as exc:
         raise fail(str(exc)) from None
