@@ -108,7 +108,7 @@ def runs_frame(trials: pd.DataFrame) -> pd.DataFrame:
     for column in SEED_METRICS:  # .eq(True): null (ungraded) and NaN both mean "no"
         runs[column] = runs[column].eq(True).to_numpy() & completed
     # As MLE-bench does: a medal is any of gold, silver, bronze.
-    runs["any_medal"] = runs["any_medal"] | runs["gold_medal"] | runs["silver_medal"] | runs["bronze_medal"]
+    runs["any_medal"] = runs[["any_medal", "gold_medal", "silver_medal", "bronze_medal"]].any(axis=1)
     return runs.reset_index(drop=True)
 
 

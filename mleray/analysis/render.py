@@ -170,7 +170,8 @@ def to_markdown(report, plots: list[Path] | None = None) -> str:
              f"{counts.get('not_run', 0)} not run; {counts.get('competitions_expected', 0)} "
              f"competitions; {counts.get('groups', 0)} agent/model groups", "",
              "## What is missing", ""]
-    lines += [f"- {line}" for line in report.missing] or ["Nothing: every trial ran and every seed is complete."]
+    lines += ([f"- {line}" for line in report.missing]
+              or ["Nothing: every trial ran and every seed is complete."])
     lines.append("")
     if report.medal_rates:
         lines += [*_md_rates(report), *_md_pass_at_k(report), *_md_bootstrap_and_pairs(report),
