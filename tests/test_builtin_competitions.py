@@ -4,6 +4,10 @@ as agents expect, without leaking labels; leaderboards are sound."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -108,3 +112,12 @@ def test_leaderboard_is_ranked_big_enough_and_explained(competition_id):
     assert scores[0] != scores[-1]
     readme = (comp.root / "README.md").read_text()
     assert "scripts/make_leaderboards.py" in readme and competition_id in readme
+
+
+@pytest.mark.slow
+def test_leaderboard_script_reproduces_a_committed_leaderboard():
+    """The committed leaderboard is what the committed script makes (about 7 s)."""
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(repo / "scripts" / "make_leaderboards.py"), "diabetes-rmse", "--check"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
