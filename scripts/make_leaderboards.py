@@ -24,7 +24,6 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

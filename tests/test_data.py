@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +12,6 @@ from tests.test_registry import GOOD, write_comp
 
 TOY_PREPARE = '''
 import os
-from pathlib import Path
 
 
 def make_raw(raw):
@@ -129,13 +127,13 @@ def test_split_rows_is_deterministic_and_stratified():
     assert set(train_a["id"]).isdisjoint(test_a["id"])
 
 
-def test_builtin_prepare_twice_gives_the_same_checksums(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLERAY_DATA_DIR", str(tmp_path / "one"))
-    comp = registry.get_competition("tabular-multiclass-logloss", extra_paths=[])
-    data.prepare_competition(comp)
-    first = data.checksums(comp)
-    monkeypatch.setenv("MLERAY_DATA_DIR", str(tmp_path / "two"))
-    comp = registry.get_competition("tabular-multiclass-logloss", extra_paths=[])
-    data.prepare_competition(comp)
-    assert data.checksums(comp) == first
-    assert Path(comp.data_dir).parent == tmp_path / "two"
+@pytest.mark.parametrize("competition_id", registry.load_split("builtin"))
+def test_builtin_prepare_twice_gives_the_same_checksums(tmp_path, monkeypatch, competition_id):
+    sums = []
+    for run in ("one", "two"):
+        monkeypatch.setenv("MLERAY_DATA_DIR", str(tmp_path / run))
+        comp = registry.get_competition(competition_id, extra_paths=[])
+        data.prepare_competition(comp)
+        assert comp.data_dir == tmp_path / run / competition_id
+        sums.append(data.checksums(comp))
+    assert sums[0] == sums[1] and len(sums[0]) == 5

@@ -43,10 +43,12 @@ def _fail(exc: MlerayError) -> typer.Exit:
 
 def describe(comp, prepared: bool) -> dict:
     """A competition as plain JSON-able data: its config fields plus resolved paths."""
+    from mleray.data import raw_dir_of
+
     record = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(comp).items()}
     record["target_columns"] = list(comp.target_columns)
     record.update(
-        raw_dir=str(comp.data_dir.parent / "raw" if comp.source == "mlebench" else comp.raw_dir),
+        raw_dir=str(raw_dir_of(comp)),
         public_dir=str(comp.public_dir),
         private_dir=str(comp.private_dir),
         answers_path=str(comp.answers_path),
