@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import socket
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -105,7 +106,7 @@ def _classify(slug: str, exc: Exception) -> KaggleError:
 
 
 def _is_network_error(exc: Exception) -> bool:
-    if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+    if isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror)):
         return True
     try:
         import requests

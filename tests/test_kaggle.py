@@ -62,6 +62,7 @@ def test_download_unzips_and_removes_the_archive(tmp_path, competition_zip):
     (http_error(500), r"failed with HTTP 500"),
     (requests.ConnectionError("Max retries exceeded with url"), r"network failure downloading 'comp-x'"),
     (TimeoutError("timed out"), r"network failure downloading 'comp-x'"),
+    (OSError(28, "No space left on device"), r"Kaggle download of 'comp-x' failed: OSError: .*No space left"),
     (SystemExit(1), r"Kaggle credentials not found"),
 ])
 def test_each_failure_is_one_clear_line(tmp_path, error, message):
