@@ -128,7 +128,7 @@ def prepare_competition(comp: Competition, force: bool = False) -> Path:
     with _locked(comp.data_dir.parent / f".{comp.data_dir.name}.lock"):
         if not force and manifest_path(comp).is_file() and is_prepared(comp):
             return comp.data_dir
-        raw = _ensure_raw(comp, force)
+        raw = _ensure_raw(comp)
         with tempfile.TemporaryDirectory(prefix=".staging-", dir=comp.data_dir) as staging:
             staged = Path(staging)
             _run_prepare(comp, raw, staged)
@@ -146,16 +146,17 @@ def _locked(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _ensure_raw(comp: Competition, force: bool) -> Path:
-    """Builtin raw data is regenerated every time (cheap, deterministic); downloaded raw
-    data is kept once complete (its own marker file) and reused."""
+def _ensure_raw(comp: Competition) -> Path:
+    """Builtin raw data is regenerated every time (cheap, deterministic). Downloaded raw
+    data is kept once complete (a marker file; for MLE-bench, a non-empty raw dir made by
+    its own tools) and reused, even with force: delete the raw dir to download again."""
     raw = raw_dir_of(comp)
     marker = raw.parent / f".{raw.name}-complete"
-    if comp.source != "builtin" and marker.is_file() and not force:
+    if comp.source != "builtin" and marker.is_file():
+        return raw
+    if comp.source == "mlebench" and raw.is_dir() and any(raw.iterdir()):
         return raw
     marker.unlink(missing_ok=True)
-    if comp.source == "mlebench" and raw.is_dir() and any(raw.iterdir()) and not force:
-        return raw  # downloaded by MLE-bench's own tools
     with tempfile.TemporaryDirectory(prefix=".raw-", dir=raw.parent) as staging:
         staged = Path(staging) / "raw"
         staged.mkdir()

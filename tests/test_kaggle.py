@@ -109,9 +109,10 @@ def test_prepare_a_kaggle_competition_end_to_end(tmp_path, monkeypatch, competit
     assert answers[0] == "PassengerId,Transported" and len(answers) == 11  # 10% of 100 rows
     assert "Transported" not in comp.public_dir.joinpath("test.csv").read_text()
     assert comp.sample_submission_path.read_text().splitlines()[1].endswith(",False")
-    # the raw download is kept: a forced re-prepare does not download again unless raw is gone
-    data.prepare_competition(comp, force=False)
+    # the raw download is kept: even a forced re-prepare does not download again
+    data.prepare_competition(comp, force=True)
     assert len(api.calls) == 1
+    data.ensure_prepared(comp)
     manifest = yaml.safe_load(data.manifest_path(comp).read_text())
     assert "raw/train.csv" in manifest["raw"]
 
