@@ -142,3 +142,24 @@ def test_cli_grades_an_mlebench_competition(mle, tmp_path):
     assert result.exit_code == 0, result.output
     assert '"score": 0.5' in result.stdout
     assert Path(sample).is_file()
+
+
+def test_missing_raw_data_is_downloaded_from_kaggle_by_id(mle, monkeypatch, tmp_path):
+    import shutil
+    import zipfile
+
+    from mleray import kaggle_source
+    from tests.test_kaggle import FakeApi
+
+    reg, data_dir = mle
+    raw = data_dir / "toy-mle" / "raw"
+    archive = tmp_path / "toy.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(raw / "train.csv", "train.csv")
+    shutil.rmtree(raw)
+    api = FakeApi(archive)
+    monkeypatch.setattr(kaggle_source, "make_api", lambda: api)
+    comp = registry.get_competition("toy-mle", extra_paths=[reg])
+    data.prepare_competition(comp)
+    assert [call[0] for call in api.calls] == ["toy-mle"]
+    assert (raw / "train.csv").is_file() and data.is_prepared(comp)
