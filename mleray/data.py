@@ -126,7 +126,7 @@ def prepare_competition(comp: Competition, force: bool = False) -> Path:
     """Make `comp`'s public and private files (idempotent); returns its data dir."""
     comp.data_dir.mkdir(parents=True, exist_ok=True)
     with _locked(comp.data_dir.parent / f".{comp.data_dir.name}.lock"):
-        if not force and manifest_path(comp).is_file() and is_prepared(comp):
+        if not force and is_prepared(comp):  # MLE-bench-prepared data too (no manifest)
             return comp.data_dir
         raw = _ensure_raw(comp)
         with tempfile.TemporaryDirectory(prefix=".staging-", dir=comp.data_dir) as staging:
