@@ -121,3 +121,33 @@ def test_leaderboard_script_reproduces_a_committed_leaderboard():
     done = subprocess.run([sys.executable, str(repo / "scripts" / "make_leaderboards.py"), "diabetes-rmse", "--check"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+def load_leaderboard_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "make_leaderboards.py"
+    spec = importlib.util.spec_from_file_location("make_leaderboards", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("comp", BUILTIN, indirect=True)
+def test_a_leaderboard_entry_grades_to_its_leaderboard_score(comp, tmp_path):
+    """The script's scores are the grader's: one entry, rebuilt and graded as a submission."""
+    script = load_leaderboard_script()
+    task = script.load_task(comp)
+    name = "logreg-c1" if task.classes is not None else "ridge-10"
+    catalogue = script.classifiers if task.classes is not None else script.regressors
+    prediction = script.predict(task, catalogue(0)[name], seed=0)
+    submission = pd.DataFrame({comp.id_column: task.answers.index})
+    values = prediction.reshape(len(submission), -1)
+    for i, column in enumerate(comp.target_columns):
+        submission[column] = values[:, i]
+    submission.to_csv(tmp_path / "entry.csv", index=False)
+    report = grade_submission(comp, tmp_path / "entry.csv")
+    board = pd.read_csv(comp.leaderboard_path).set_index("teamName")
+    assert report.valid_submission, report.error
+    assert report.score == pytest.approx(board.loc[f"{name}-s0", "score"], abs=1e-9)
