@@ -5,7 +5,6 @@ competition (the baseline must beat the sample submission under mleray's grading
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import threading
 import time
@@ -157,27 +156,17 @@ def test_reap_removes_labelled_containers_of_one_sweep(client, probe_image):
 # --------------------------------------------------------------- built-in agents × competitions
 
 def _builtin_ids() -> list[str]:
-    from mleray.registry import list_competitions
+    from mleray.registry import load_split
 
-    return sorted(c.id for c in list_competitions() if c.source == "builtin")
+    return load_split("builtin")
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory, request):
-    """Built-in competitions prepared (the shared `builtin_data` fixture when present)."""
-    from mleray.data import ensure_prepared, prepare_competition
+def prepared(builtin_data):
+    from mleray.data import ensure_prepared
     from mleray.registry import get_competition
 
-    try:
-        request.getfixturevalue("builtin_data")
-    except pytest.FixtureLookupError:
-        os.environ["MLERAY_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
-    comps = {}
-    for comp_id in _builtin_ids():
-        comp = get_competition(comp_id)
-        prepare_competition(comp)
-        comps[comp_id] = ensure_prepared(comp)
-    return comps
+    return {comp_id: ensure_prepared(get_competition(comp_id)) for comp_id in _builtin_ids()}
 
 
 @pytest.fixture(scope="module")
