@@ -4,7 +4,8 @@ this user can), so it is for developing agents and fast tests; results say isola
 
 Layout: a temporary folder with submission/, logs/, code/ and instructions.md, given to
 the agent through the same MLERAY_* variables as in docker; MLERAY_DATA points at the
-competition's public folder. The agent runs from its own folder with the interpreter
+competition's public folder. The agent runs in the workspace's home/agent (as in docker,
+where it is /home/agent), its folder given as MLERAY_AGENT_DIR, with the interpreter
 that runs mleray first on PATH, in its own process group so a timeout can signal the
 whole group (SIGTERM, grace, SIGKILL). CPU time and peak RSS come from os.wait4.
 """
@@ -49,7 +50,7 @@ class LocalSandbox:
             paths = _workspace(scratch, request, agent)
             env = _environment(request, agent, paths)
             command = agent.command_for(agent.dir)
-            return _LocalRun(request, paths, workdir, cancel).execute(command, env, agent.dir)
+            return _LocalRun(request, paths, workdir, cancel).execute(command, env, Path(paths.home))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -71,6 +72,7 @@ def _environment(request: RunRequest, agent, paths: AgentPaths) -> dict[str, str
     env = agent_environment(request, agent, paths)
     search = [str(Path(sys.executable).parent), str(VALIDATE_WRAPPER.parent), os.environ.get("PATH", "")]
     env["PATH"] = os.pathsep.join(p for p in search if p)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # the agent's folder is the user's source tree: leave it clean
     return env
 
 
