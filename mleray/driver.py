@@ -30,6 +30,7 @@ from mleray.spec import SweepSpec
 ADMISSION_MARGIN = 2      # attempts queued beyond what fits at once, so no slot idles
 CANCEL_GRACE_S = 20.0     # how long cancelled sandboxes get to stop and clean up
 ANSWERS_RESOURCE = "mleray_answers"
+NODE_LOCAL_ENV = ("MLERAY_DATA_DIR", "MLERAY_SCRATCH_DIR")
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,11 @@ def worker_env(address: str) -> dict[str, str]:
     those are read from each node's own environment), and for the embedded Ray the data
     dir the driver resolved, so workers read the same cache."""
     env = {k: v for k, v in os.environ.items() if k.startswith("MLERAY_")}
-    if address == "local":
-        from mleray.registry import data_root
+    if address != "local":  # where data and scratch live is each cluster node's own business
+        return {k: v for k, v in env.items() if k not in NODE_LOCAL_ENV}
+    from mleray.registry import data_root
 
-        env.setdefault("MLERAY_DATA_DIR", str(data_root()))
+    env.setdefault("MLERAY_DATA_DIR", str(data_root()))
     return env
 
 

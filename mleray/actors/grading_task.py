@@ -19,7 +19,10 @@ from mleray.grading.report import GradeReport
 from mleray.plan import Trial
 
 ANSWERS_RESOURCE = "mleray_answers"
-GRADE_CPUS = 0.25
+# Grading asks for no CPU: it is short and light, it must not queue behind trials waiting
+# for CPUs (results would only land at the end, and a crash would lose them), and the
+# answers node of a cluster declares CPU 0 so that no agent ever runs next to the answers.
+GRADE_CPUS = 0
 
 
 def _grade_bytes(competition, data: bytes | None, folder: Path, name: str) -> GradeReport:

@@ -1,0 +1,99 @@
+"""The cluster template passes Ray's own config validation; on a local multi-node cluster
+with fake GPUs, trials land only on workers and a lost node's trials are retried."""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+COMPETITION = "breast-cancer-auc"
+
+
+def test_cluster_config_passes_ray_validation():
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    config = yaml.safe_load((REPO / "cluster" / "config.yaml").read_text())
+    validate_config(config)
+    validate_config(prepare_config(copy.deepcopy(config)))  # with the provider's defaults filled in
+    head = config["available_node_types"][config["head_node_type"]]
+    assert head["resources"]["mleray_answers"] == 1
+    assert head["resources"]["CPU"] == 0 and head["resources"]["GPU"] == 0  # no agent near the answers
+    assert any("private" in pattern for pattern in config["rsync_exclude"])
+
+
+def test_cluster_config_validation_can_fail():
+    from ray.autoscaler._private.util import validate_config
+
+    config = yaml.safe_load((REPO / "cluster" / "config.yaml").read_text())
+    config["available_node_types"]["head"]["no_such_field"] = 1
+    with pytest.raises(Exception, match="no_such_field"):
+        validate_config(config)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    from mleray.data import prepare_competition
+    from mleray.registry import get_competition
+
+    data = tmp_path_factory.mktemp("data")
+    old = os.environ.get("MLERAY_DATA_DIR")
+    os.environ["MLERAY_DATA_DIR"] = str(data)  # before the nodes start: they inherit it
+    prepare_competition(get_competition(COMPETITION))
+    sys.path.insert(0, str(REPO))
+    from cluster.local import start_local_cluster
+
+    running = start_local_cluster(workers=2, gpus=2, cpus=2, memory_bytes=2 * 1024**3)
+    yield running
+    running.shutdown()
+    sys.path.remove(str(REPO))
+    if old is None:
+        os.environ.pop("MLERAY_DATA_DIR", None)
+    else:
+        os.environ["MLERAY_DATA_DIR"] = old
+
+
+@pytest.mark.ray
+@pytest.mark.cluster
+@pytest.mark.slow
+def test_lost_node_trials_are_retried_on_another_node(cluster, tmp_path):
+    import ray
+
+    from mleray.driver import run_sweep
+    from mleray.results import load, load_attempts
+    from mleray.spec import spec_from_dict
+
+    spec = spec_from_dict({
+        "name": "cluster", "competitions": [COMPETITION], "agents": [{"name": "sleep", "kwargs": {"seconds": 20}}],
+        "seeds": 4, "sandbox": "local", "time_limit": 120, "max_attempts": 2, "results": str(tmp_path / "r"),
+        "resources": {"gpus": 1, "cpus": 0.5, "memory": "256m"}}, source="test")
+    head_id = cluster.head_node.node_id
+    doomed = list(cluster.worker_nodes)[-1]
+    summary = {}
+    runner = threading.Thread(target=lambda: summary.update(s=run_sweep(spec, address=cluster.address,
+                                                                          progress=False)))
+    runner.start()
+    time.sleep(8)  # all four trials placed: two on each worker
+    cluster.remove_node(doomed)
+    runner.join(timeout=240)
+    assert not runner.is_alive() and "s" in summary
+    try:
+        df = load(tmp_path / "r")
+        attempts = load_attempts(tmp_path / "r")
+    finally:
+        ray.shutdown()
+    assert len(df) == 4 and set(df["status"]) == {"completed"}, df[["status", "error"]]
+    assert head_id not in set(attempts["node_id"])  # nothing ran on the answers node
+    lost = attempts[~attempts["final"]]
+    assert len(lost) == 2 and set(lost["status"]) == {"infra_error"}
+    assert lost["error"].str.contains("lost").all()
+    assert set(df.loc[df["attempt"] == 2, "node_id"]) == {cluster.list_all_nodes()[1].node_id}
+    assert summary["s"].retries == 2
+    assert all(gpu in {"0", "1"} for gpu in df["gpu_ids"])
