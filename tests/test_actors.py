@@ -4,7 +4,6 @@ one Docker trial checks the container is gone after a cancel)."""
 from __future__ import annotations
 
 import io
-import os
 import tarfile
 import time
 
@@ -19,19 +18,9 @@ COMPETITION = "breast-cancer-auc"
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    from mleray.data import prepare_competition
-    from mleray.registry import get_competition
-
-    folder = tmp_path_factory.mktemp("data")
-    old = os.environ.get("MLERAY_DATA_DIR")
-    os.environ["MLERAY_DATA_DIR"] = str(folder)
-    prepare_competition(get_competition(COMPETITION))
-    yield folder
-    if old is None:
-        os.environ.pop("MLERAY_DATA_DIR", None)
-    else:
-        os.environ["MLERAY_DATA_DIR"] = old
+def data_dir(builtin_data):
+    """The built-in competitions, prepared once per session (MLERAY_DATA_DIR points there)."""
+    return builtin_data
 
 
 @pytest.fixture(scope="module")

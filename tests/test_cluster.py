@@ -4,7 +4,6 @@ with fake GPUs, trials land only on workers and a lost node's trials are retried
 from __future__ import annotations
 
 import copy
-import os
 import sys
 import threading
 import time
@@ -39,14 +38,8 @@ def test_cluster_config_validation_can_fail():
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    from mleray.data import prepare_competition
-    from mleray.registry import get_competition
-
-    data = tmp_path_factory.mktemp("data")
-    old = os.environ.get("MLERAY_DATA_DIR")
-    os.environ["MLERAY_DATA_DIR"] = str(data)  # before the nodes start: they inherit it
-    prepare_competition(get_competition(COMPETITION))
+def cluster(builtin_data):
+    """Head (answers) + 2 workers × 2 fake GPUs; the nodes inherit MLERAY_DATA_DIR."""
     sys.path.insert(0, str(REPO))
     from cluster.local import start_local_cluster
 
@@ -54,10 +47,6 @@ def cluster(tmp_path_factory):
     yield running
     running.shutdown()
     sys.path.remove(str(REPO))
-    if old is None:
-        os.environ.pop("MLERAY_DATA_DIR", None)
-    else:
-        os.environ["MLERAY_DATA_DIR"] = old
 
 
 @pytest.mark.ray

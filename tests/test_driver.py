@@ -3,7 +3,6 @@ GPU packing, reruns, snapshots, infra_error retries, fail-fast checks."""
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
@@ -19,20 +18,9 @@ COMPETITION = "breast-cancer-auc"
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    """One prepared competition in a private data dir, visible to Ray's workers."""
-    from mleray.data import prepare_competition
-    from mleray.registry import get_competition
-
-    folder = tmp_path_factory.mktemp("data")
-    old = os.environ.get("MLERAY_DATA_DIR")
-    os.environ["MLERAY_DATA_DIR"] = str(folder)
-    prepare_competition(get_competition(COMPETITION))
-    yield folder
-    if old is None:
-        os.environ.pop("MLERAY_DATA_DIR", None)
-    else:
-        os.environ["MLERAY_DATA_DIR"] = old
+def data_dir(builtin_data):
+    """The built-in competitions, prepared once per session (MLERAY_DATA_DIR points there)."""
+    return builtin_data
 
 
 @pytest.fixture(scope="module")

@@ -20,19 +20,9 @@ COMPETITION = "breast-cancer-auc"
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    from mleray.data import prepare_competition
-    from mleray.registry import get_competition
-
-    folder = tmp_path_factory.mktemp("data")
-    old = os.environ.get("MLERAY_DATA_DIR")
-    os.environ["MLERAY_DATA_DIR"] = str(folder)
-    prepare_competition(get_competition(COMPETITION))
-    yield folder
-    if old is None:
-        os.environ.pop("MLERAY_DATA_DIR", None)
-    else:
-        os.environ["MLERAY_DATA_DIR"] = old
+def data_dir(builtin_data):
+    """The built-in competitions, prepared once per session (MLERAY_DATA_DIR points there)."""
+    return builtin_data
 
 
 def mleray(*args, timeout=180, **kwargs) -> subprocess.CompletedProcess:
@@ -183,3 +173,40 @@ def test_sigterm_cancels_cleanly_and_keeps_finished_results(tmp_path, data_dir):
     status = mleray("status", results, "--json")
     ledger = json.loads(status.stdout)
     assert ledger["trials"] == len(df) and ledger["attempts"] >= len(df)
+
+
+def test_no_docker_engine_exits_2_before_anything_runs(tmp_path, data_dir):
+    proc = subprocess.run([sys.executable, "-m", "mleray", "run", "--competition", COMPETITION, "--agent", "noop",
+                           "--results", tmp_path / "r"], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"})
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Docker" in lines[0], proc.stderr
+    assert not (tmp_path / "r" / "trials").exists()
+
+
+@pytest.mark.docker
+def test_missing_image_exits_2_with_the_build_command(tmp_path, data_dir):
+    agent = tmp_path / "unbuilt"
+    agent.mkdir()
+    (agent / "config.yaml").write_text('name: unbuilt\nbuild: Dockerfile\ncommand: ["python3", "run.py"]\n')
+    (agent / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    proc = mleray("run", "--competition", COMPETITION, "--agent", agent, "--results", tmp_path / "r", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is not built" in lines[0] and "mleray agents build" in lines[0], proc.stderr
+    assert not (tmp_path / "r" / "trials").exists()
+
+
+@pytest.mark.ray
+@pytest.mark.docker
+def test_docker_run_baseline_json(tmp_path, data_dir):
+    proc = mleray("run", "--competition", COMPETITION, "--agent", "baseline", "--sandbox", "docker", "--seed", "3",
+                  "--cpus", "1", "--memory", "1g", "--gpus", "0.5", "--num-gpus", "1", "--results", tmp_path / "r",
+                  "--json", cwd=tmp_path, timeout=400)
+    assert proc.returncode == 0, proc.stderr
+    [row] = json.loads(proc.stdout)
+    assert row["status"] == "completed" and row["sandbox"] == "docker" and row["image_id"], row
+    assert row["seed"] == 3 and row["gpu_ids"] == "0" and row["gpu_share"] == 0.5
+    assert row["valid_submission"] and row["score"] > 0.5  # beats the constant sample submission
+    assert row["cpu_seconds"] > 0 and row["peak_memory_bytes"] > 0
