@@ -18,13 +18,7 @@ COMPETITION = "breast-cancer-auc"
 
 
 @pytest.fixture(scope="module")
-def data_dir(builtin_data):
-    """The built-in competitions, prepared once per session (MLERAY_DATA_DIR points there)."""
-    return builtin_data
-
-
-@pytest.fixture(scope="module")
-def ray_one_gpu(data_dir):
+def ray_one_gpu(builtin_data):
     import ray
 
     ray.init(address="local", num_cpus=4, num_gpus=1, include_dashboard=False, log_to_driver=False)
@@ -56,7 +50,7 @@ def start(ray, trial, **extra):
 
 
 @pytest.mark.ray
-def test_run_returns_outcome_as_data_with_placement(ray_one_gpu, data_dir):
+def test_run_returns_outcome_as_data_with_placement(ray_one_gpu, builtin_data):
     ray = ray_one_gpu
     trial = trial_for("noop")
     actor, ref = start(ray, trial)
@@ -66,7 +60,7 @@ def test_run_returns_outcome_as_data_with_placement(ray_one_gpu, data_dir):
     assert outcome.status == "completed" and outcome.error is None and outcome.attempt == 1
     assert outcome.gpu_ids == ("0",)
     assert outcome.node_id == ray.get_runtime_context().get_node_id() and outcome.node_ip
-    sample = (data_dir / COMPETITION / "public" / "sample_submission.csv").read_bytes()
+    sample = (builtin_data / COMPETITION / "public" / "sample_submission.csv").read_bytes()
     assert outcome.submission == sample
     assert outcome.started_at.tzinfo is not None and outcome.finished_at >= outcome.started_at
     assert outcome.sandbox == "local" and outcome.isolated is False

@@ -18,13 +18,7 @@ COMPETITION = "breast-cancer-auc"
 
 
 @pytest.fixture(scope="module")
-def data_dir(builtin_data):
-    """The built-in competitions, prepared once per session (MLERAY_DATA_DIR points there)."""
-    return builtin_data
-
-
-@pytest.fixture(scope="module")
-def ray_two_gpus(data_dir):
+def ray_two_gpus(builtin_data):
     import ray
 
     ray.init(address="local", num_cpus=8, num_gpus=2, resources={"mleray_answers": 1},

@@ -19,12 +19,6 @@ from mleray.results import load
 COMPETITION = "breast-cancer-auc"
 
 
-@pytest.fixture(scope="module")
-def data_dir(builtin_data):
-    """The built-in competitions, prepared once per session (MLERAY_DATA_DIR points there)."""
-    return builtin_data
-
-
 def mleray(*args, timeout=180, **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     return subprocess.run([sys.executable, "-m", "mleray", *map(str, args)], capture_output=True, text=True,
@@ -118,13 +112,13 @@ def test_unprepared_competition_exits_2(tmp_path):
 
 
 @pytest.mark.ray
-def test_num_gpus_with_cluster_address_is_refused(tmp_path, data_dir):
+def test_num_gpus_with_cluster_address_is_refused(tmp_path, builtin_data):
     proc = mleray("sweep", write_spec(tmp_path, 1, 0), "--address", "auto", "--num-gpus", "2", cwd=tmp_path)
     assert proc.returncode == 2 and "--num-gpus" in proc.stderr
 
 
 @pytest.mark.ray
-def test_run_json_has_identity_usage_and_grade(tmp_path, data_dir):
+def test_run_json_has_identity_usage_and_grade(tmp_path, builtin_data):
     proc = mleray("run", "--competition", COMPETITION, "--agent", "noop", "--sandbox", "local", "--seeds", "2",
                   "--cpus", "0.5", "--memory", "256m", "--results", tmp_path / "r", "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -142,7 +136,7 @@ def test_run_json_has_identity_usage_and_grade(tmp_path, data_dir):
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_sigkill_mid_sweep_then_rerun_gives_one_row_per_trial(tmp_path, data_dir):
+def test_sigkill_mid_sweep_then_rerun_gives_one_row_per_trial(tmp_path, builtin_data):
     spec = write_spec(tmp_path, seeds=6, seconds=1.5)
     results = tmp_path / "results"
     proc = start("sweep", spec, "--num-cpus", "2", cwd=tmp_path)
@@ -167,7 +161,7 @@ def test_sigkill_mid_sweep_then_rerun_gives_one_row_per_trial(tmp_path, data_dir
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_sigterm_cancels_cleanly_and_keeps_finished_results(tmp_path, data_dir):
+def test_sigterm_cancels_cleanly_and_keeps_finished_results(tmp_path, builtin_data):
     spec = write_spec(tmp_path, seeds=6, seconds=3, name="term")
     results = tmp_path / "results"
     proc = start("sweep", spec, "--num-cpus", "2", cwd=tmp_path)
@@ -186,7 +180,7 @@ def test_sigterm_cancels_cleanly_and_keeps_finished_results(tmp_path, data_dir):
     assert ledger["trials"] == len(df) and ledger["attempts"] >= len(df)
 
 
-def test_no_docker_engine_exits_2_before_anything_runs(tmp_path, data_dir):
+def test_no_docker_engine_exits_2_before_anything_runs(tmp_path, builtin_data):
     proc = subprocess.run([sys.executable, "-m", "mleray", "run", "--competition", COMPETITION, "--agent", "noop",
                            "--results", tmp_path / "r"], capture_output=True, text=True, cwd=tmp_path, timeout=120,
                           env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"})
@@ -197,7 +191,7 @@ def test_no_docker_engine_exits_2_before_anything_runs(tmp_path, data_dir):
 
 
 @pytest.mark.docker
-def test_missing_image_exits_2_with_the_build_command(tmp_path, data_dir):
+def test_missing_image_exits_2_with_the_build_command(tmp_path, builtin_data):
     agent = tmp_path / "unbuilt"
     agent.mkdir()
     (agent / "config.yaml").write_text('name: unbuilt\nbuild: Dockerfile\ncommand: ["python3", "run.py"]\n')
@@ -211,7 +205,7 @@ def test_missing_image_exits_2_with_the_build_command(tmp_path, data_dir):
 
 @pytest.mark.ray
 @pytest.mark.docker
-def test_docker_run_baseline_json(tmp_path, data_dir):
+def test_docker_run_baseline_json(tmp_path, builtin_data):
     proc = mleray("run", "--competition", COMPETITION, "--agent", "baseline", "--sandbox", "docker", "--seed", "3",
                   "--cpus", "1", "--memory", "1g", "--gpus", "0.5", "--num-gpus", "1", "--results", tmp_path / "r",
                   "--json", cwd=tmp_path, timeout=400)
@@ -221,3 +215,33 @@ def test_docker_run_baseline_json(tmp_path, data_dir):
     assert row["seed"] == 3 and row["gpu_ids"] == "0" and row["gpu_share"] == 0.5
     assert row["valid_submission"] and row["score"] > 0.5  # beats the constant sample submission
     assert row["cpu_seconds"] > 0 and row["peak_memory_bytes"] > 0
+
+
+@pytest.mark.ray
+@pytest.mark.docker
+@pytest.mark.slow
+def test_sigint_on_a_docker_sweep_leaves_no_container(tmp_path, builtin_data):
+    import docker
+
+    client = docker.from_env()
+    name = f"cli-docker-{os.getpid()}"
+    spec = write_spec(tmp_path, seeds=2, seconds=60, name=name)
+    spec.write_text(spec.read_text().replace("sandbox: local", "sandbox: docker"))
+    proc = start("sweep", spec, "--num-cpus", "2", cwd=tmp_path)
+    label = {"label": f"mleray.sweep={name}"}
+    try:
+        deadline = time.monotonic() + 120
+        while not client.containers.list(filters=label) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.5)
+        assert client.containers.list(filters=label), "no container started"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err
+        assert not client.containers.list(all=True, filters=label)
+        assert wait_group_gone(proc.pid, 30)
+    finally:
+        kill_leftovers(proc.pid)
+        for container in client.containers.list(all=True, filters=label):
+            container.remove(force=True)
+    assert len(load(tmp_path / "results")) == 0  # nothing finished, nothing recorded as final
