@@ -113,13 +113,18 @@ def admission_limit(trial: Trial, totals: Mapping[str, float], local: bool) -> i
     needs = {"CPU": trial.cpus, "GPU": trial.gpus, "memory": trial.memory_bytes}
     fits = min(int(totals.get(name, 0.0) / amount + 1e-9) for name, amount in needs.items() if amount > 0)
     if fits == 0:
-        have = ", ".join(f"{name} {totals.get(name, 0):g}" for name, amount in needs.items() if amount > 0)
-        message = (f"a trial needs gpus {trial.gpus:g}, cpus {trial.cpus:g}, memory "
-                   f"{trial.memory_bytes / 1024**3:.2g} GiB but Ray has {have}")
+        have = ", ".join(f"{name} {_amount(name, totals.get(name, 0.0))}"
+                         for name, amount in needs.items() if amount > 0)
+        message = (f"a trial needs GPU {trial.gpus:g}, CPU {trial.cpus:g}, memory "
+                   f"{_amount('memory', trial.memory_bytes)} but Ray has {have}")
         if local:
             raise MlerayError(message + " (declare GPUs with --num-gpus, or lower `resources`)")
         fits = 1  # an autoscaling cluster may grow to fit it
     return fits + ADMISSION_MARGIN
+
+
+def _amount(resource: str, value: float) -> str:
+    return f"{value / 1024**3:.1f} GiB" if resource == "memory" else f"{value:g}"
 
 
 def run_sweep(spec: SweepSpec, *, address: str = "local", num_gpus: float | None = None,
@@ -134,13 +139,11 @@ def run_sweep(spec: SweepSpec, *, address: str = "local", num_gpus: float | None
                            trial_ids=tuple(t.trial_id for t in trials), skipped=len(trials) - len(todo),
                            attempts=0, retries=0)
     preflight(spec, todo, check_data=address == "local")
-    writer = ResultWriter(results)
-    writer.write_spec(spec.to_dict())
     if not todo:
         return summary
     started_here = connect(address, num_gpus, num_cpus)
     try:
-        return _run_connected(spec, todo, writer, address, summary, started, progress)
+        return _run_connected(spec, todo, results, address, summary, started, progress)
     finally:
         if started_here:
             import ray
@@ -148,7 +151,7 @@ def run_sweep(spec: SweepSpec, *, address: str = "local", num_gpus: float | None
             ray.shutdown()
 
 
-def _run_connected(spec: SweepSpec, todo: list[Trial], writer: ResultWriter, address: str,
+def _run_connected(spec: SweepSpec, todo: list[Trial], results: Path, address: str,
                    summary: SweepSummary, started: float, progress: bool) -> SweepSummary:
     import ray
 
@@ -157,6 +160,8 @@ def _run_connected(spec: SweepSpec, todo: list[Trial], writer: ResultWriter, add
         raise MlerayError(f"no Ray node declares the resource {ANSWERS_RESOURCE!r}: start the node "
                           f"holding the answers with --resources='{{\"{ANSWERS_RESOURCE}\": 1}}'")
     limit = admission_limit(todo[0], totals, local=address == "local")
+    writer = ResultWriter(results)
+    writer.write_spec(spec.to_dict())
     record_capacity(writer.root, totals.get("GPU", 0.0), totals.get("CPU", 0.0), address)
     _reap(spec, address)  # containers orphaned by an earlier run that was killed
     prior = attempts_so_far(writer.root)

@@ -12,7 +12,7 @@ from mleray.driver import admission_limit, run_sweep
 from mleray.errors import MlerayError, NotPreparedError
 from mleray.plan import plan_trials
 from mleray.results import load, load_attempts, load_snapshots
-from mleray.spec import spec_from_dict
+from mleray.spec import load_spec, spec_from_dict
 
 COMPETITION = "breast-cancer-auc"
 
@@ -69,6 +69,9 @@ def test_gpu_shares_pack_without_overbooking(tmp_path, ray_two_gpus):
         assert max_overlap(list(zip(on_gpu["started_at"], on_gpu["finished_at"]))) <= 2
     assert (df["gpu_seconds"] - 0.5 * df["wall_seconds"]).abs().max() < 1e-9
     assert df["valid_submission"].all() and df["score"].notna().all()
+
+    copy = load_spec(summary.results_dir / "sweep.yaml")  # the spec as run, reloadable
+    assert [t.trial_id for t in plan_trials(copy)] == [t.trial_id for t in plan_trials(spec)]
 
     again = run_sweep(spec, progress=False)  # a finished sweep: nothing runs
     assert again.attempts == 0 and again.skipped == 8
