@@ -38,6 +38,7 @@ class Trial:
     sandbox: str
     snapshot_interval: float | None = None
     competitions_path: tuple[str, ...] = ()
+    agent_path: str | None = None  # absolute folder when `agent` names one (workers' cwd differs)
 
     @property
     def kwargs(self) -> dict:
@@ -73,6 +74,7 @@ def plan_trials(spec: SweepSpec) -> list[Trial]:
                 seed=seed, kwargs_json=kwargs_json, gpus=res.gpus, cpus=res.cpus,
                 memory_bytes=res.memory_bytes, time_limit=spec.time_limit, sandbox=spec.sandbox,
                 snapshot_interval=spec.snapshot_interval, competitions_path=spec.competitions_path,
+                agent_path=str(Path(agent.name).resolve()) if Path(agent.name).is_dir() else None,
             ))
     return trials
 

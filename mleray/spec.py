@@ -131,7 +131,8 @@ def spec_from_dict(raw: Any, *, source: str = "<spec>", check: bool = True) -> S
     name = _required(source, raw, "name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise SpecError(f"{source}: field `name` must be a short id (letters, digits, _.-), got {name!r}")
-    paths = _str_list(source, raw, "competitions_path")
+    # absolute, because Ray workers do not run in the driver's working directory
+    paths = [str(Path(p).resolve()) for p in _str_list(source, raw, "competitions_path")]
     spec = SweepSpec(
         name=name,
         competitions=_competitions(source, raw, paths, check),

@@ -64,3 +64,17 @@ def test_pending_drops_final_trials_but_not_infra_errors(tmp_path):
     left = pending_trials(trials, tmp_path)
     assert [t.trial_id for t in left] == [t.trial_id for t in trials[2:]]
     assert replace(trials[0], sweep="renamed").trial_id == trials[0].trial_id
+
+
+def test_agent_folder_given_relative_is_resolved_for_workers(tmp_path, monkeypatch):
+    for place in ("a", "b"):
+        (tmp_path / place / "my-agent").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "a")
+    trials = plan_trials(spec(agents=[{"name": "my-agent"}, {"name": "noop"}]))
+    mine = [t for t in trials if t.agent == "my-agent"]
+    assert mine and all(t.agent_path == str(tmp_path / "a" / "my-agent") for t in mine)
+    assert all(t.agent_path is None for t in trials if t.agent == "noop")
+    monkeypatch.chdir(tmp_path / "b")  # the identity is the name in the spec, not where it lies
+    again = plan_trials(spec(agents=[{"name": "my-agent"}, {"name": "noop"}]))
+    assert [t.trial_id for t in again] == [t.trial_id for t in trials]
+    assert {t.agent_path for t in again if t.agent == "my-agent"} == {str(tmp_path / "b" / "my-agent")}

@@ -81,7 +81,7 @@ def _run_in_sandbox(trial: Trial, attempt: int, workdir: Path, placement: dict,
     public_dir = competition.public_dir  # the only competition folder this node touches
     if not public_dir.is_dir():
         raise InfraError(f"public data of {trial.competition_id} is missing on this node ({public_dir})")
-    agent = get_agent(trial.agent)
+    agent = get_agent(trial.agent_path or trial.agent)
     request = RunRequest(
         trial_id=trial.trial_id, sweep=trial.sweep, competition_id=trial.competition_id,
         public_dir=public_dir, agent_dir=agent.dir, workdir=workdir, model=trial.model,
