@@ -126,9 +126,11 @@ def test_lost_actor_is_retried_as_a_new_attempt(tmp_path, ray_two_gpus):
 
 
 @pytest.mark.ray
-def test_agent_failures_are_not_retried_and_exhausted_infra_errors_rerun(tmp_path, ray_two_gpus):
+def test_agent_failures_are_not_retried_and_exhausted_infra_errors_rerun(tmp_path, ray_two_gpus, capsys):
     failing = make_agent(tmp_path, "failing", "raise SystemExit(3)\n")
-    summary = run_sweep(sweep_spec(tmp_path, {"name": str(failing)}, name="f", max_attempts=3), progress=False)
+    summary = run_sweep(sweep_spec(tmp_path, {"name": str(failing)}, name="f", max_attempts=3), progress=True)
+    shown = capsys.readouterr()
+    assert "sweep f: 1/1 trials done" in shown.err and "agent_error: 1" in shown.err and not shown.out
     df = load(summary.results_dir)
     assert summary.attempts == 1 and df.loc[0, "status"] == "agent_error" and df.loc[0, "exit_code"] == 3
     assert not df.loc[0, "submission_exists"]
