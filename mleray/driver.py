@@ -24,7 +24,8 @@ from typing import Mapping
 from mleray.errors import FailureKind, MlerayError, NotPreparedError
 from mleray.ledger import record_capacity
 from mleray.plan import Trial, pending_trials, plan_trials
-from mleray.results import ResultWriter, attempts_so_far, build_snapshot_row, build_trial_row
+from mleray.results import (ResultWriter, attempts_so_far, build_snapshot_row, build_trial_row,
+                            exclusive)
 from mleray.spec import SweepSpec
 
 ADMISSION_MARGIN = 2      # attempts queued beyond what fits at once, so no slot idles
@@ -141,14 +142,19 @@ def run_sweep(spec: SweepSpec, *, address: str = "local", num_gpus: float | None
     preflight(spec, todo, check_data=address == "local")
     if not todo:
         return summary
-    started_here = connect(address, num_gpus, num_cpus)
-    try:
-        return _run_connected(spec, todo, results, address, summary, started, progress)
-    finally:
-        if started_here:
-            import ray
+    with exclusive(results):
+        todo = pending_trials(trials, results)  # again, now that no other driver can write
+        summary = replace(summary, skipped=len(trials) - len(todo))
+        if not todo:
+            return summary
+        started_here = connect(address, num_gpus, num_cpus)
+        try:
+            return _run_connected(spec, todo, results, address, summary, started, progress)
+        finally:
+            if started_here:
+                import ray
 
-            ray.shutdown()
+                ray.shutdown()
 
 
 def _run_connected(spec: SweepSpec, todo: list[Trial], results: Path, address: str,

@@ -19,11 +19,13 @@ it did not run) but runs again on the next rerun; `load()` then keeps its latest
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import pandas as pd
 import pyarrow as pa
@@ -32,7 +34,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from mleray import __version__
-from mleray.errors import FailureKind, NotFoundError
+from mleray.errors import FailureKind, MlerayError, NotFoundError
 
 if TYPE_CHECKING:  # plain data types only; importing them here would not pull in Ray
     from mleray.actors.outcome import TrialOutcome
@@ -164,6 +166,27 @@ def write_atomic(path: Path, data: bytes | pa.Table) -> None:
         os.fsync(dir_fd)  # make the rename itself durable
     finally:
         os.close(dir_fd)
+
+
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def exclusive(results_dir: str | os.PathLike) -> Iterator[Path]:
+    """Hold the results folder for one driver at a time: two drivers writing the same
+    folder would run the same pending trials twice. The kernel drops the lock when the
+    holder dies, even by SIGKILL, so a crash never leaves the folder locked."""
+    root = Path(results_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_FILE, "a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MlerayError(f"results folder {root} is in use by another running sweep") from None
+        try:
+            yield root
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 class ResultWriter:

@@ -165,3 +165,13 @@ def test_admission_limit_counts_every_resource():
     with pytest.raises(MlerayError, match="--num-gpus"):
         admission_limit(trial, {"CPU": 8.0, "memory": 8 * 1024**3}, local=True)
     assert admission_limit(trial, {"CPU": 8.0}, local=False) == 1 + 2  # may autoscale
+
+
+def test_a_results_folder_takes_one_driver_at_a_time(tmp_path, builtin_data):
+    from mleray.results import exclusive
+
+    spec = sweep_spec(tmp_path, {"name": "noop"})
+    with exclusive(tmp_path / "results"):
+        with pytest.raises(MlerayError, match="in use by another running sweep"):
+            run_sweep(spec, progress=False)
+    assert not list((tmp_path / "results").glob("trials/*"))
