@@ -12,6 +12,7 @@ killed, the sweep's containers are reaped on every node, finished results stay, 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -172,11 +173,12 @@ def _run_connected(spec: SweepSpec, todo: list[Trial], results: Path, address: s
     _reap(spec, address)  # containers orphaned by an earlier run that was killed
     prior = attempts_so_far(writer.root)
     loop = SweepLoop(spec, writer, limit, [(t, prior.get(t.trial_id, 0) + 1) for t in todo])
-    with _terminate_as_interrupt():
+    with _signals_handled(_raise_interrupt):  # SIGTERM cancels like Ctrl-C
         try:
             loop.run(progress)
         except KeyboardInterrupt:
-            with _ignoring_interrupts():
+            # a second Ctrl-C must not cut the clean-up short and leave containers behind
+            with _signals_handled(signal.SIG_IGN, (signal.SIGINT, signal.SIGTERM)):
                 loop.cancel_all()
                 _reap(spec, address)
             raise
@@ -196,39 +198,25 @@ def _reap(spec: SweepSpec, address: str) -> int:
     return reap_everywhere(spec.sandbox, spec.name)
 
 
-class _terminate_as_interrupt:
-    """SIGTERM behaves like Ctrl-C while the loop runs (main thread only)."""
-
-    def __enter__(self):
-        self._old = None
+@contextlib.contextmanager
+def _signals_handled(handler, signals=(signal.SIGTERM,)):
+    """Install `handler` for `signals` inside the block (main thread only: elsewhere
+    Python cannot set handlers, and the block runs with the defaults)."""
+    old = {}
+    for sig in signals:
         try:
-            self._old = signal.signal(signal.SIGTERM, _raise_interrupt)
-        except ValueError:  # not the main thread: leave signals alone
+            old[sig] = signal.signal(sig, handler)
+        except ValueError:
             pass
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGTERM, self._old)
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
 
 
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
-
-
-class _ignoring_interrupts:
-    """A second Ctrl-C must not cut the clean-up short and leave containers behind."""
-
-    def __enter__(self):
-        self._old = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[sig] = signal.signal(sig, signal.SIG_IGN)
-            except ValueError:
-                pass
-
-    def __exit__(self, *exc):
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
 
 
 @dataclass
