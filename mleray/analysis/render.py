@@ -39,6 +39,11 @@ def _fmt(value, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _fmt_hours(value) -> str:
+    """GPU-hours keep three significant digits: short test sweeps use thousandths of an hour."""
+    return "n/a" if value is None else f"{value:.3g}"
+
+
 def _mean_sem(row: dict | None, separator: str = " ± ") -> str:
     if row is None or row.get("mean_pct") is None:
         return "n/a"
@@ -133,13 +138,13 @@ def _md_time_and_cost(report) -> list[str]:
         lines += ["## Any-medal rate vs time budget (% of runs)", "",
                   *_md_table(["group", *(f"{h / per_unit:.3g} {unit}" for h in hours)], rows)]
     cost = [[row_label(r, report.group_keys), r["trials"], r["runs"],
-             _fmt(r["gpu_hours"]), r["medals"], _fmt(r["gpu_hours_per_medal"])]
+             _fmt_hours(r["gpu_hours"]), r["medals"], _fmt_hours(r["gpu_hours_per_medal"])]
             for r in report.gpu_cost]
     if cost:
         lines += ["## GPU cost", "", *_md_table(
             ["group", "trials", "runs", "GPU-hours", "medals", "GPU-hours per medal"], cost)]
     hardware = [[row_label(r, report.group_keys), r["gpu_share"], r["runs"],
-                 _fmt(r["any_medal_pct"]), _fmt(r["gpu_hours_per_medal"])] for r in report.hardware]
+                 _fmt(r["any_medal_pct"]), _fmt_hours(r["gpu_hours_per_medal"])] for r in report.hardware]
     if hardware:
         lines += ["## By GPU share", "", *_md_table(
             ["group", "GPU share", "runs", "any medal %", "GPU-hours per medal"], hardware)]
@@ -215,7 +220,7 @@ def terminal_view(report) -> Group:
         first = rates.get((*group, "any_medal"), {})
         rate_rows.append([label, *(_mean_sem(rates.get((*group, m)), "±") for m in PASS_METRICS),
                           f"{first.get('seeds', 0)}/{first.get('seeds_total', 0)}",
-                          _fmt(cost.get(group, {}).get("gpu_hours_per_medal"))])
+                          _fmt_hours(cost.get(group, {}).get("gpu_hours_per_medal"))])
         b = boot.get((*group, "any_medal"))
         pass_rows.append([label, *(_fmt(_pct(passk.get((*group, "any_medal", k)))) for k in ks),
                           "n/a" if b is None else f"{b['ci_low_pct']:.1f}–{b['ci_high_pct']:.1f}"])
