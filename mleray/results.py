@@ -250,13 +250,21 @@ def final_trial_ids(results_dir: str | os.PathLike) -> set[str]:
 
 
 def attempts_so_far(results_dir: str | os.PathLike) -> dict[str, int]:
-    """The highest attempt number recorded per trial, final or not (for numbering reruns)."""
+    """The highest attempt number that left any file per trial, final or not, read from
+    the file names (`<trial_id>-<attempt>.<ext>`). Snapshots and artifacts count too: a
+    driver killed after writing them but before the trial row must not reuse the number,
+    or a new attempt without snapshots would inherit the dead attempt's."""
     root = Path(results_dir)
     highest: dict[str, int] = {}
-    for folder in (TRIALS, ATTEMPTS):
-        table = _read_folder(root / folder, TRIAL_SCHEMA, ["trial_id", "attempt"])
-        for tid, attempt in zip(table.column("trial_id").to_pylist(), table.column("attempt").to_pylist()):
-            highest[tid] = max(attempt, highest.get(tid, 0))
+    for folder in (TRIALS, ATTEMPTS, SNAPSHOTS, ARTIFACTS):
+        if not (root / folder).is_dir():
+            continue
+        for entry in os.scandir(root / folder):
+            if entry.name.startswith((".", "_")):
+                continue
+            tid, _, attempt = entry.name.split(".", 1)[0].rpartition("-")
+            if tid and attempt.isdigit():
+                highest[tid] = max(int(attempt), highest.get(tid, 0))
     return highest
 
 

@@ -165,3 +165,15 @@ def test_crash_mid_write_leaves_no_visible_file(tmp_path):
     write_final(tmp_path, trial, make_outcome(trial))
     assert len(load(tmp_path)) == 1
     assert pq.read_table(next((tmp_path / "trials").glob("[!.]*.parquet"))).num_rows == 1
+
+
+def test_attempt_numbers_left_by_a_killed_driver_are_not_reused(tmp_path):
+    # killed after writing an attempt's snapshots/artifacts but before its trial row: the
+    # rerun's attempt must get a new number, or it would inherit the dead attempt's files
+    first, second = make_trials()
+    writer = ResultWriter(tmp_path)
+    writer.write_snapshots([build_snapshot_row(first, 1, 1.0, make_report(0.5))])
+    writer.write_artifacts(second.trial_id, 3, b"archive")
+    (tmp_path / "trials").mkdir()
+    (tmp_path / "trials" / f".{first.trial_id}-7.parquet.123.tmp").write_bytes(b"torn")
+    assert attempts_so_far(tmp_path) == {first.trial_id: 1, second.trial_id: 3}
