@@ -269,6 +269,10 @@ def attempts_so_far(results_dir: str | os.PathLike) -> dict[str, int]:
 
 
 def _latest_per_trial(df: pd.DataFrame) -> pd.DataFrame:
+    if not df["trial_id"].duplicated().any():  # the usual case: no sort of a million ids
+        df = df.reset_index(drop=True)
+        df.attrs["superseded_rows"] = 0
+        return df
     ordered = df.sort_values(["trial_id", "attempt", "finished_at"], kind="stable")
     latest = ordered.drop_duplicates("trial_id", keep="last")
     dropped = ordered.drop(index=latest.index)
