@@ -294,3 +294,13 @@ def test_validate_module_imports_nothing_from_mleray():
     assert {name.split(".")[0] for name in imports} <= {
         "__future__", "argparse", "csv", "io", "os", "stat", "sys", "dataclasses", "decimal", "typing",
         "numpy", "pandas"}
+
+
+def test_validate_runs_as_a_module_without_warnings(tmp_path, auc):
+    """`python -m mleray.grading.validate` imports the package first; the package must not
+    import the module itself (runpy would warn and run it twice)."""
+    good = tmp_path / "good.csv"
+    good.write_text(csv_text(GOOD_ROWS))
+    result = subprocess.run([sys.executable, "-W", "error", "-m", "mleray.grading.validate", str(good),
+                             str(auc.sample_submission_path)], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "Submission is valid.", "")
