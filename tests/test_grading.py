@@ -4,6 +4,7 @@ alignment, custom graders, medals in the report, and configuration errors."""
 from __future__ import annotations
 
 import math
+import time
 from datetime import timezone
 from pathlib import Path
 
@@ -330,3 +331,49 @@ def test_nan_score_is_valid_but_wins_nothing(tmp_path):
     report = grade_submission(competition, competition.answers_path)
     assert report.valid_submission and math.isnan(report.score)
     assert not report.any_medal and not report.above_median
+
+
+HOSTILE_GRADERS = '''
+import os, time
+
+def sleeps(submission, answers):
+    time.sleep(600)
+
+def spins(submission, answers):
+    while True:
+        pass
+
+def dies(submission, answers):
+    os._exit(3)
+
+def fine(submission, answers):
+    return 0.125
+'''
+
+
+def test_custom_grader_is_bounded_in_time_and_may_crash(tmp_path, monkeypatch):
+    """A submission can make a grader hang or die: the report says so, grading goes on."""
+    monkeypatch.setenv("MLERAY_GRADER_TIMEOUT", "1")
+    answers = regression_answers()
+    (tmp_path / "hostile.py").write_text(HOSTILE_GRADERS)
+    for function, message in [("sleeps", "did not finish within 1 s"), ("spins", "did not finish within 1 s"),
+                              ("dies", "crashed (exit code 3)")]:
+        competition = make_competition(tmp_path, answers, metric=None, grader=f"hostile:{function}")
+        started = time.monotonic()
+        report = grade_submission(competition, competition.answers_path)
+        assert time.monotonic() - started < 15
+        assert not report.valid_submission and report.score is None
+        assert f"grader hostile:{function} {message}" in report.error
+    competition = make_competition(tmp_path, answers, metric=None, grader="hostile:fine")
+    assert grade_submission(competition, competition.answers_path).score == 0.125
+
+
+def test_grader_timeout_setting(tmp_path, monkeypatch):
+    answers = regression_answers()
+    (tmp_path / "grade.py").write_text(GRADER)
+    competition = make_competition(tmp_path, answers, metric=None, grader="grade:grade")
+    monkeypatch.setenv("MLERAY_GRADER_TIMEOUT", "0")  # unbounded, in this process
+    assert grade_submission(competition, write(tmp_path / "s.csv", answers.assign(y=answers["y"] + 1))).score == 1
+    monkeypatch.setenv("MLERAY_GRADER_TIMEOUT", "soon")
+    with pytest.raises(SpecError, match="MLERAY_GRADER_TIMEOUT must be a number of seconds, got 'soon'"):
+        grade_submission(competition, competition.answers_path)

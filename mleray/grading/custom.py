@@ -3,6 +3,12 @@ graders, `fn(submission_df, answers) -> float`.
 
 A module name that is not importable is looked up as a .py file under the competition's
 folder (`grade:grade` -> `<root>/grade.py`, `pkg.metric:fn` -> `<root>/pkg/metric.py`).
+
+The agent chooses the submission a grader reads, so a grader call is bounded: it runs in
+a forked child (which inherits the loaded grader and answers, nothing to pickle) that is
+killed after `grader_timeout()` seconds (env MLERAY_GRADER_TIMEOUT, default 900; 0 runs
+it in this process, unbounded). A hang or a crash makes the submission invalid, as any
+other grader failure does in MLE-bench.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import importlib
 import importlib.util
 import io
 import json
+import multiprocessing
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -24,6 +32,19 @@ from mleray.grading.validate import SubmissionError
 # MLE-bench reads CSVs with round-trip float parsing; pandas 3 parses exactly by default
 # and deprecates the option.
 _FLOAT_OPTIONS = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+DEFAULT_GRADER_TIMEOUT = 900.0  # seconds; MLE-bench's slowest graders take a few minutes
+
+
+def grader_timeout() -> float:
+    """Seconds a custom grader may run on one submission (0: unbounded, in-process)."""
+    value = os.environ.get("MLERAY_GRADER_TIMEOUT", "")
+    try:
+        seconds = float(value) if value else DEFAULT_GRADER_TIMEOUT
+    except ValueError:
+        raise SpecError(f"MLERAY_GRADER_TIMEOUT must be a number of seconds, got {value!r}") from None
+    if not seconds >= 0:
+        raise SpecError(f"MLERAY_GRADER_TIMEOUT must be 0 or more seconds, got {value!r}")
+    return seconds
 
 
 @functools.lru_cache(maxsize=64)
@@ -81,12 +102,57 @@ def run_grader(spec: str, root: Path, text: str, name: str, answers: Any) -> flo
     except (pd.errors.ParserError, ValueError) as exc:
         raise SubmissionError(f"{name}: not a valid CSV ({' '.join(str(exc).split())})") from None
     given = answers.copy() if isinstance(answers, pd.DataFrame) else [dict(a) for a in answers]
+    timeout = grader_timeout()
+    outcome = _call(grader, submission, given) if timeout == 0 else _call_bounded(grader, submission, given, timeout)
+    kind, value = outcome
+    if kind == "score":
+        return value
+    if kind == "rejected":
+        raise SubmissionError(f"{name}: rejected by grader {spec}: {value}")
+    if kind == "not a number":
+        raise SubmissionError(f"{name}: grader {spec} returned {value}, not a number")
+    raise SubmissionError(f"{name}: grader {spec} {value}")
+
+
+def _call(grader: Callable[..., Any], submission: pd.DataFrame, answers: Any) -> tuple[str, Any]:
+    """("score", float), ("rejected", message) or ("not a number", repr of the result)."""
     try:
-        result = grader(submission, given)
+        result = grader(submission, answers)
     except Exception as exc:  # a grader signals an invalid submission by raising
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        raise SubmissionError(f"{name}: rejected by grader {spec}: {message}") from None
+        return "rejected", " ".join(str(exc).split()) or type(exc).__name__
     try:
-        return float(result)
+        return "score", float(result)
     except (TypeError, ValueError):
-        raise SubmissionError(f"{name}: grader {spec} returned {result!r}, not a number") from None
+        shown = repr(result)
+        return "not a number", shown if len(shown) <= 200 else shown[:200] + "..."
+
+
+def _child(grader: Callable[..., Any], submission: pd.DataFrame, answers: Any, send) -> None:
+    try:
+        send.send(_call(grader, submission, answers))
+    finally:
+        send.close()
+
+
+def _call_bounded(grader: Callable[..., Any], submission: pd.DataFrame, answers: Any,
+                  timeout: float) -> tuple[str, Any]:
+    """`_call` in a forked child, killed after `timeout` seconds; ("failed", why) when it
+    hangs or dies."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(grader, submission, answers, send), daemon=True)
+    child.start()
+    send.close()  # the child holds the only writer: EOF when it dies
+    try:
+        if not receive.poll(timeout):
+            return "failed", f"did not finish within {timeout:g} s (MLERAY_GRADER_TIMEOUT)"
+        try:
+            return receive.recv()
+        except EOFError:
+            child.join(5)
+            return "failed", f"crashed (exit code {child.exitcode})"
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
