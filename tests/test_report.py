@@ -217,3 +217,13 @@ def test_report_on_a_real_sweep(tmp_path, monkeypatch):
     assert rates["valid_submission"]["mean_pct"] == 100.0
     assert rates["any_medal"]["mean_pct"] == 0.0
     assert data["missing"] == []
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_cli_out_that_cannot_be_written_is_one_line(cli, partial_sweep, tmp_path, where):
+    (tmp_path / "a-file").write_text("in the way")
+    out = tmp_path / where
+    result = CliRunner().invoke(cli, ["report", str(partial_sweep), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: --out {out}: cannot write the report there")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -11,8 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from mleray.analysis.curves import display_unit
-from mleray.analysis.frame import (METRIC_LABELS, PASS_METRICS, SEED_METRICS, group_labels,
-                                   row_label)
+from mleray.analysis.frame import (METRIC_LABELS, PASS_METRICS, SEED_METRICS, ReportError,
+                                   group_labels, row_label)
 from mleray.analysis.plots import write_plots
 
 MAX_K_COLUMNS = 10      # pass@k columns shown in tables; the JSON has every k
@@ -190,10 +190,14 @@ def to_markdown(report, plots: list[Path] | None = None) -> str:
 def write_report(report, out_dir: str | Path) -> list[Path]:
     """report.md, report.json and the PNGs into `out_dir`; returns every path written."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    plots = write_plots(report, out)
-    (out / REPORT_JSON).write_text(to_json(report))
-    (out / REPORT_MD).write_text(to_markdown(report, plots))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        plots = write_plots(report, out)
+        (out / REPORT_JSON).write_text(to_json(report))
+        (out / REPORT_MD).write_text(to_markdown(report, plots))
+    except OSError as exc:  # a file in the way, a read-only or missing parent
+        raise ReportError(f"--out {out}: cannot write the report there "
+                          f"({exc.strerror or exc})") from None
     return [out / REPORT_MD, out / REPORT_JSON, *plots]
 
 
