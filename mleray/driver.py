@@ -135,7 +135,7 @@ def run_sweep(spec: SweepSpec, *, address: str = "local", num_gpus: float | None
     """Run every trial of `spec` not already final in the results folder."""
     started = time.monotonic()
     results = Path(results_dir) if results_dir is not None else spec.results_dir
-    trials = plan_trials(spec)
+    trials = plan_trials(spec, results)
     todo = pending_trials(trials, results)
     summary = SweepSummary(sweep=spec.name, results_dir=results,
                            trial_ids=tuple(t.trial_id for t in trials), skipped=len(trials) - len(todo),
@@ -170,7 +170,7 @@ def _run_connected(spec: SweepSpec, todo: list[Trial], results: Path, address: s
     writer = ResultWriter(results)
     writer.write_spec(spec.to_dict())
     record_capacity(writer.root, totals.get("GPU", 0.0), totals.get("CPU", 0.0), address)
-    _reap(spec, address)  # containers orphaned by an earlier run that was killed
+    _reap(spec.sandbox, todo[0].results_key, address)  # orphans of an earlier, killed run
     prior = attempts_so_far(writer.root)
     loop = SweepLoop(spec, writer, limit, [(t, prior.get(t.trial_id, 0) + 1) for t in todo])
     with _signals_handled(_raise_interrupt):  # SIGTERM cancels like Ctrl-C
@@ -180,22 +180,23 @@ def _run_connected(spec: SweepSpec, todo: list[Trial], results: Path, address: s
             # a second Ctrl-C must not cut the clean-up short and leave containers behind
             with _signals_handled(signal.SIG_IGN, (signal.SIGINT, signal.SIGTERM)):
                 loop.cancel_all()
-                _reap(spec, address)
+                _reap(spec.sandbox, todo[0].results_key, address)
             raise
     return replace(summary, attempts=loop.attempts, retries=loop.retries, counts=dict(loop.counts),
                    wall_seconds=time.monotonic() - started)
 
 
-def _reap(spec: SweepSpec, address: str) -> int:
-    """Remove the sweep's containers: here for the embedded Ray (no worker to start),
-    on every node of a cluster."""
+def _reap(sandbox: str, results_key: str, address: str) -> int:
+    """Remove the containers of this results folder's trials (labelled with its key, not
+    the bare sweep name, so a same-named sweep elsewhere keeps its own): here for the
+    embedded Ray (no worker to start), on every node of a cluster."""
     if address == "local":
         from mleray.sandbox import get_sandbox
 
-        return get_sandbox(spec.sandbox).reap(spec.name)
+        return get_sandbox(sandbox).reap(results_key)
     from mleray.actors.reaper import reap_everywhere
 
-    return reap_everywhere(spec.sandbox, spec.name)
+    return reap_everywhere(sandbox, results_key)
 
 
 @contextlib.contextmanager

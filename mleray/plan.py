@@ -6,6 +6,11 @@ do not change *what* the agent is asked to do, but hardware-scaling sweeps compa
 trial at different shares, so those must be distinct trials. The sweep name, the results
 folder, `max_attempts` and `snapshot_interval` are left out: renaming a sweep or changing
 how often it snapshots does not make finished trials run again.
+
+`results_key` is not identity but ownership: the sweep name plus a hash of the results
+folder. It labels a trial's containers and names its scratch folder, so two sweeps of the
+same name run into different folders at once never reap or wipe each other's (one folder
+takes one driver at a time: `mleray.results.exclusive`).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class Trial:
     snapshot_interval: float | None = None
     competitions_path: tuple[str, ...] = ()
     agent_path: str | None = None  # absolute folder when `agent` names one (workers' cwd differs)
+    results_key: str = ""          # container label / scratch folder: one per results folder
 
     @property
     def kwargs(self) -> dict:
@@ -60,9 +66,18 @@ def trial_id_for(competition_id: str, agent: str, model: str | None, seed: int, 
     return hashlib.sha256(canonical.encode()).hexdigest()[:TRIAL_ID_LENGTH]
 
 
-def plan_trials(spec: SweepSpec) -> list[Trial]:
-    """Every competition × agent × model × seed, in that nesting order."""
+def results_key(sweep: str, results_dir: str | os.PathLike) -> str:
+    """`<sweep>-<8 hex of the absolute results folder>`: what the sandbox labels this
+    folder's containers with, and what the driver reaps by."""
+    folder = str(Path(results_dir).resolve())
+    return f"{sweep}-{hashlib.sha256(folder.encode()).hexdigest()[:8]}"
+
+
+def plan_trials(spec: SweepSpec, results_dir: str | os.PathLike | None = None) -> list[Trial]:
+    """Every competition × agent × model × seed, in that nesting order, to be run into
+    `results_dir` (default: the spec's)."""
     res = spec.resources
+    key = results_key(spec.name, results_dir if results_dir is not None else spec.results_dir)
     trials = []
     for cid, agent, seed in itertools.product(spec.competitions, spec.agents, spec.seeds):
         for model in agent.models:
@@ -75,6 +90,7 @@ def plan_trials(spec: SweepSpec) -> list[Trial]:
                 memory_bytes=res.memory_bytes, time_limit=spec.time_limit, sandbox=spec.sandbox,
                 snapshot_interval=spec.snapshot_interval, competitions_path=spec.competitions_path,
                 agent_path=str(Path(agent.name).resolve()) if Path(agent.name).is_dir() else None,
+                results_key=key,
             ))
     return trials
 

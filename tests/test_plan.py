@@ -78,3 +78,14 @@ def test_agent_folder_given_relative_is_resolved_for_workers(tmp_path, monkeypat
     again = plan_trials(spec(agents=[{"name": "my-agent"}, {"name": "noop"}]))
     assert [t.trial_id for t in again] == [t.trial_id for t in trials]
     assert {t.agent_path for t in again if t.agent == "my-agent"} == {str(tmp_path / "b" / "my-agent")}
+
+
+def test_results_key_separates_same_named_sweeps_but_not_their_ids(tmp_path, monkeypatch):
+    # two sweeps of the same name into different folders must not reap each other's
+    # containers or wipe each other's scratch folders; their trials are still the same trials
+    into_a, into_b = plan_trials(spec(), tmp_path / "a"), plan_trials(spec(), tmp_path / "b")
+    assert [t.trial_id for t in into_a] == [t.trial_id for t in into_b]
+    assert len({t.results_key for t in into_a}) == 1 and into_a[0].results_key.startswith("p-")
+    assert into_a[0].results_key != into_b[0].results_key
+    monkeypatch.chdir(tmp_path)  # the spec's own folder, relative, is the same folder
+    assert plan_trials(spec(results="a"))[0].results_key == into_a[0].results_key

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from mleray.plan import results_key
 from mleray.results import load
 
 COMPETITION = "breast-cancer-auc"
@@ -228,7 +229,7 @@ def test_sigint_on_a_docker_sweep_leaves_no_container(tmp_path, builtin_data):
     spec = write_spec(tmp_path, seeds=2, seconds=60, name=name)
     spec.write_text(spec.read_text().replace("sandbox: local", "sandbox: docker"))
     proc = start("sweep", spec, "--num-cpus", "2", cwd=tmp_path)
-    label = {"label": f"mleray.sweep={name}"}
+    label = {"label": f"mleray.sweep={results_key(name, tmp_path / 'results')}"}
     try:
         deadline = time.monotonic() + 120
         while not client.containers.list(filters=label) and time.monotonic() < deadline:

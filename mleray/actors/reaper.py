@@ -1,5 +1,6 @@
-"""Removing a sweep's containers on every node (Ray kills an actor's processes when it
-dies, but a Docker container is not one of them)."""
+"""Removing a results folder's containers on every node (Ray kills an actor's processes
+when it dies, but a Docker container is not one of them). Containers are labelled with
+the trial's `results_key` (see `mleray.plan`), which the sandbox calls its sweep label."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ class TrialActor:
             "node_ip": ray.util.get_node_ip_address(),
             "gpu_ids": tuple(str(g) for g in ctx.get_accelerator_ids().get("GPU", [])),
         }
-        workdir = scratch_root() / trial.sweep / f"{trial.trial_id}-{attempt}"
+        workdir = scratch_root() / (trial.results_key or trial.sweep) / f"{trial.trial_id}-{attempt}"
         started = datetime.now(timezone.utc)
         try:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -83,7 +83,7 @@ def _run_in_sandbox(trial: Trial, attempt: int, workdir: Path, placement: dict,
         raise InfraError(f"public data of {trial.competition_id} is missing on this node ({public_dir})")
     agent = get_agent(trial.agent_path or trial.agent)
     request = RunRequest(
-        trial_id=trial.trial_id, sweep=trial.sweep, competition_id=trial.competition_id,
+        trial_id=trial.trial_id, sweep=trial.results_key or trial.sweep, competition_id=trial.competition_id,
         public_dir=public_dir, agent_dir=agent.dir, workdir=workdir, model=trial.model,
         seed=trial.seed, time_limit=trial.time_limit, cpus=trial.cpus,
         memory_bytes=trial.memory_bytes, gpu_ids=placement["gpu_ids"],
