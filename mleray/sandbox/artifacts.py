@@ -3,14 +3,18 @@
 Whatever the agent leaves in /home/submission, /home/logs and /home/code is copied into
 the attempt's workdir. The agent controls those trees, so: only regular files and folders
 are taken (symlinks, hard links, devices and fifos are skipped, so nothing it links to
-on the host is ever read), names must stay inside the destination, and a byte cap per
-tree stops a full disk. Secrets are redacted from collected logs and code.
+on the host is ever read), names must stay inside the destination, and caps per tree on
+bytes, entries and depth stop a full disk or a tree of millions of files. A name the host
+cannot create (too long, say) is skipped, never an error. Reading an archive stream stops
+once too many bytes were passed over (a sparse file of terabytes would otherwise be
+streamed, zeros and all, for hours). Secrets are redacted from collected logs and code.
 """
 
 from __future__ import annotations
 
 import io
 import os
+from contextlib import contextmanager
 import shutil
 import stat
 import tarfile
@@ -24,12 +28,16 @@ SUBMISSION_CAP = 1024**3           # submission tree: 1 GiB
 LOGS_CAP = 256 * 1024**2           # logs tree
 CODE_CAP = 256 * 1024**2           # code tree
 _REDACT_MAX_FILE = 64 * 1024**2    # larger files are dropped rather than scanned when secrets exist
+MAX_ENTRIES = 50_000               # files and folders per tree
+MAX_DEPTH = 32                     # folder levels below a tree's top
+PASS_OVER_BUDGET = 4 * 1024**3     # archive bytes read and dropped per tree before giving up
 
 
 @dataclass
 class Collected:
     files: int = 0
     bytes: int = 0
+    entries: int = 0  # files and folders seen, kept or not
     skipped: list[str] = field(default_factory=list)  # "name (why)"
 
     def skip(self, name: str, why: str) -> None:
@@ -67,6 +75,13 @@ class _ChunkStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def close(self) -> None:
+        # ends the Docker response: the engine stops streaming (and can remove the container)
+        close = getattr(self._chunks, "close", None)
+        if close is not None and not self.closed:
+            close()
+        super().close()
+
     def readinto(self, target) -> int:
         while not self._buffer:
             try:
@@ -93,33 +108,64 @@ def _open_new(path: Path):
     return os.fdopen(fd, "wb")
 
 
+@contextmanager
+def _archive_stream(chunks: Iterable[bytes]) -> Iterator[tarfile.TarFile]:
+    """A tar reader over a Docker archive stream, which it ends on leaving."""
+    stream = io.BufferedReader(_ChunkStream(chunks))
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as archive:
+            yield archive
+    finally:
+        stream.close()
+
+
 def extract_archive(chunks: Iterable[bytes], dest: Path, cap_bytes: int) -> Collected:
     """Extract a Docker `get_archive` stream of one folder into the new folder `dest`,
-    dropping the archive's top folder name. Regular files and folders only, within a cap."""
+    dropping the archive's top folder name. Regular files and folders only, within caps."""
     dest.mkdir(parents=True, exist_ok=False)
-    collected = Collected()
-    with tarfile.open(fileobj=io.BufferedReader(_ChunkStream(chunks)), mode="r|") as archive:
+    collected, passed_over = Collected(), 0
+    with _archive_stream(chunks) as archive:
         for member in archive:
+            collected.entries += 1
+            if collected.entries > MAX_ENTRIES:
+                collected.skip(member.name, f"stopped: over {MAX_ENTRIES} entries")
+                break
             rel = _safe_relative(member.name)
             if rel is None:
                 collected.skip(member.name, "unsafe name")
-                continue
-            target = dest / rel
-            if member.isdir():
-                target.mkdir(parents=True, exist_ok=True)
+            elif len(rel.parts) > MAX_DEPTH:
+                collected.skip(member.name, f"deeper than {MAX_DEPTH} folders")
+            elif member.isdir():
+                _make_dir(dest / rel, member.name, collected)
             elif not member.isreg():
                 collected.skip(member.name, "not a regular file")
-            elif collected.bytes + member.size > cap_bytes:
-                collected.skip(member.name, f"over the {cap_bytes} byte cap")
+            elif collected.bytes + member.size <= cap_bytes:
+                _write_member(archive, member, dest / rel, collected)
+            elif passed_over + member.size > PASS_OVER_BUDGET:
+                collected.skip(member.name, f"stopped: {member.size} bytes over the {cap_bytes} byte cap")
+                break  # reading past it would stream every byte of it
             else:
-                _write_member(archive, member, target, collected)
+                passed_over += member.size
+                collected.skip(member.name, f"over the {cap_bytes} byte cap")
     return collected
 
 
+def _make_dir(target: Path, name: str, collected: Collected) -> None:
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a name too long for this host, or a file in the way
+        collected.skip(name, exc.strerror or type(exc).__name__)
+
+
 def _write_member(archive: tarfile.TarFile, member: tarfile.TarInfo, target: Path, collected: Collected) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
     source = archive.extractfile(member)
-    with _open_new(target) as out:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        out = _open_new(target)
+    except OSError as exc:  # a name too long for this host, or a file in the way
+        collected.skip(member.name, exc.strerror or type(exc).__name__)
+        return
+    with out:
         while chunk := source.read(1024 * 1024):
             out.write(chunk)
     collected.files += 1
@@ -136,23 +182,35 @@ def copy_tree(src: Path, dest: Path, cap_bytes: int) -> Collected:
 
 
 def _copy_dir(src: Path, dest: Path, cap: int, collected: Collected, depth: int) -> None:
-    if depth > 32:
-        collected.skip(str(src), "too deep")
+    if depth > MAX_DEPTH:
+        collected.skip(str(src), f"deeper than {MAX_DEPTH} folders")
         return
     with os.scandir(src) as entries:
         for entry in sorted(entries, key=lambda e: e.name):
+            collected.entries += 1
+            if collected.entries > MAX_ENTRIES:
+                collected.skip(entry.path, f"stopped: over {MAX_ENTRIES} entries")
+                return
             info = entry.stat(follow_symlinks=False)
-            if stat.S_ISDIR(info.st_mode):
-                (dest / entry.name).mkdir()
-                _copy_dir(Path(entry.path), dest / entry.name, cap, collected, depth + 1)
-            elif not stat.S_ISREG(info.st_mode):
-                collected.skip(entry.path, "not a regular file")
-            elif collected.bytes + info.st_size > cap:
-                collected.skip(entry.path, f"over the {cap} byte cap")
-            else:
-                copied = copy_file(Path(entry.path), dest / entry.name, cap - collected.bytes)
-                collected.files += copied is not None
-                collected.bytes += copied or 0
+            try:
+                _copy_entry(entry, info, dest, cap, collected, depth)
+            except OSError as exc:  # a name too long for the destination, say
+                collected.skip(entry.path, exc.strerror or type(exc).__name__)
+
+
+def _copy_entry(entry: os.DirEntry, info: os.stat_result, dest: Path, cap: int, collected: Collected,
+                depth: int) -> None:
+    if stat.S_ISDIR(info.st_mode):
+        (dest / entry.name).mkdir()
+        _copy_dir(Path(entry.path), dest / entry.name, cap, collected, depth + 1)
+    elif not stat.S_ISREG(info.st_mode):
+        collected.skip(entry.path, "not a regular file")
+    elif collected.bytes + info.st_size > cap:
+        collected.skip(entry.path, f"over the {cap} byte cap")
+    else:
+        copied = copy_file(Path(entry.path), dest / entry.name, cap - collected.bytes)
+        collected.files += copied is not None
+        collected.bytes += copied or 0
 
 
 def copy_file(src: Path, dest: Path, cap_bytes: int) -> int | None:
@@ -195,11 +253,12 @@ def redact_tree(root: Path, secrets: dict[str, str] | None) -> None:
 def extract_single_file(chunks: Iterable[bytes], target: Path, cap_bytes: int) -> bool:
     """Write the one regular file in a `get_archive` stream of a file path to `target`;
     False when the entry is not a regular file (e.g. a symlink) or over the cap."""
-    with tarfile.open(fileobj=io.BufferedReader(_ChunkStream(chunks)), mode="r|") as archive:
+    with _archive_stream(chunks) as archive:
         for member in archive:
             if not member.isreg() or member.size > cap_bytes:
                 return False
             target.unlink(missing_ok=True)
-            _write_member(archive, member, target, Collected())
-            return True
+            collected = Collected()
+            _write_member(archive, member, target, collected)
+            return collected.files == 1
     return False
