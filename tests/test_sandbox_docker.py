@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 
 from mleray.agents import get_agent, load_agent
 from mleray.errors import FailureKind, InfraError, SandboxUnavailableError
@@ -123,6 +124,36 @@ def test_gpu_ids_become_a_device_request(tmp_path, client, probe_image, monkeypa
         with pytest.raises(InfraError):  # this engine cannot attach GPUs: an infra fault, and cleaned up
             sandbox.run(request)
         assert client.containers.list(all=True, filters={"label": f"mleray.trial_id={request.trial_id}"}) == []
+
+
+class _InterruptedCreate:
+    """A Docker client whose `containers.create` is interrupted (Ctrl-C, a client timeout)
+    just after the engine made the container, before the call returned it."""
+
+    def __init__(self, client, error: BaseException):
+        self._client, self._error = client, error
+        self.api, self.images = client.api, client.images
+
+    @property
+    def containers(self):
+        outer = self
+
+        class Containers:
+            def create(self, **options):
+                outer._client.containers.create(**options)
+                raise outer._error
+
+        return Containers()
+
+
+@pytest.mark.parametrize("error, raised", [(KeyboardInterrupt(), KeyboardInterrupt),
+                                           (requests.exceptions.ReadTimeout("read timed out"), InfraError)],
+                         ids=["interrupt", "client-timeout"])
+def test_container_is_removed_when_create_is_interrupted(tmp_path, client, probe_image, error, raised):
+    request = probe_request(tmp_path, "submit")
+    with pytest.raises(raised):
+        DockerSandbox(client=_InterruptedCreate(client, error)).run(request)
+    assert client.containers.list(all=True, filters={"label": f"mleray.trial_id={request.trial_id}"}) == []
 
 
 def test_bridge_network_only_when_the_agent_asks(tmp_path, probe_image):

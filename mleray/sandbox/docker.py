@@ -118,23 +118,24 @@ class DockerSandbox:
         if cancel.is_set():
             return _ContainerRun.empty_result(FailureKind.CANCELLED, "cancelled before start")
         tag = image_tag(agent)
-        container = None
+        name, container = _container_name(request), None
         try:
             try:
                 image = self.client.images.get(tag)
             except docker.errors.ImageNotFound as exc:
                 raise InfraError(missing_image_message(tag, agent)) from exc
-            container = self._create(request, agent, tag)
+            container = self._create(request, agent, tag, name)
             container.put_archive("/", _runtime_archive(request, agent))
             return _ContainerRun(self, container, request, workdir, cancel, image.id).execute()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             detail = getattr(exc, "explanation", None) or str(exc)
             raise InfraError(redact(f"docker error for trial {request.trial_id}: {detail}", dict(request.secrets))) from exc
         finally:
-            if container is not None:
-                _remove(container)
+            # by name when `create` did not return (interrupted, timed out): the engine
+            # may have made the container all the same
+            _remove(container if container is not None else _NamedContainer(self._client, name))
 
-    def _create(self, request: RunRequest, agent: AgentConfig, tag: str):
+    def _create(self, request: RunRequest, agent: AgentConfig, tag: str, name: str | None = None):
         from docker.types import DeviceRequest, LogConfig, Mount
 
         attach = bool(request.gpu_ids) and self.gpu_runtime()
@@ -142,7 +143,7 @@ class DockerSandbox:
         return self.client.containers.create(
             image=tag,
             command=agent.command_for(CONTAINER_AGENT_DIR),
-            name=_container_name(request),
+            name=name or _container_name(request),
             labels={LABEL_MANAGED: "1", LABEL_SWEEP: request.sweep, LABEL_TRIAL: request.trial_id},
             environment=agent_environment(request, agent, CONTAINER_PATHS, devices_attached=attach),
             user=f"{AGENT_UID}:{AGENT_UID}",
@@ -317,13 +318,27 @@ def _state_wall_seconds(state: dict) -> float | None:
     return seconds if seconds >= 0 else None
 
 
+class _NamedContainer:
+    """A container known only by name, for removal (`create` may not have returned)."""
+
+    def __init__(self, client, name: str):
+        self.client, self.name = client, name
+
+    def remove(self, **options) -> None:
+        if self.client is not None:
+            self.client.api.remove_container(self.name, **options)
+
+
 def _remove(container) -> bool:
+    """Remove a container; never raises for the engine's sake: a result in hand must not
+    be lost to a failed clean-up, and the reaper removes what is left by label."""
     import docker
+    import requests
 
     try:
         container.remove(force=True, v=True)
         return True
     except docker.errors.NotFound:
         return False
-    except docker.errors.APIError:
-        return False  # e.g. removal already in progress; the reaper tries again later
+    except (docker.errors.DockerException, requests.exceptions.RequestException):
+        return False  # removal already in progress, or the engine is gone
