@@ -107,7 +107,7 @@ def test_snapshot_taker_keeps_only_changes_at_most_every_interval(tmp_path):
     taker = SnapshotTaker(tmp_path, interval=10.0)
     contents = iter([b"v1", b"v1", b"v2"])
 
-    def write(target: Path) -> bool:
+    def write(target: Path, max_bytes: int) -> bool:
         target.write_bytes(next(contents))
         return True
 
@@ -123,6 +123,33 @@ def test_snapshot_taker_keeps_only_changes_at_most_every_interval(tmp_path):
     assert [(s.elapsed_seconds, s.path.read_bytes()) for s in taker.taken] == [(0.0, b"v1"), (20.0, b"v2"), (26.0, b"v3")]
     assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == ["000000.000.csv", "000020.000.csv",
                                                                          "000026.000.csv"]
+
+
+def test_snapshots_stay_within_their_byte_budget(tmp_path):
+    """An agent rewriting a huge submission every interval cannot fill this node's disk
+    (nor the memory the snapshots travel in): what does not fit is not taken."""
+    taker = SnapshotTaker(tmp_path, interval=1.0, budget_bytes=10)
+    offered: list[int] = []
+
+    def write(data: bytes):
+        def writer(target: Path, max_bytes: int) -> bool:
+            offered.append(max_bytes)
+            if len(data) > max_bytes:
+                return False  # as the backends do: not copied at all
+            target.write_bytes(data)
+            return True
+        return writer
+
+    taker.offer(0.0, write(b"aaaa"))      # 4 of 10 bytes
+    taker.offer(1.0, write(b"b" * 20))    # does not fit: not taken
+    taker.offer(2.0, write(b"cccccc"))    # 10 of 10
+    taker.offer(3.0, write(b"d"))         # nothing left
+    final = tmp_path / "final.csv"
+    final.write_bytes(b"e")
+    taker.finish(4.0, final)
+    assert [s.path.read_bytes() for s in taker.taken] == [b"aaaa", b"cccccc"]
+    assert offered == [10, 6, 6, 0] and taker.remaining_bytes == 0
+    assert len(list((tmp_path / "snapshots").iterdir())) == 2
 
 
 def test_usage_sampler_reads_cgroup_files_then_the_stats_api(tmp_path, monkeypatch):

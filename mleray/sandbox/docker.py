@@ -221,14 +221,14 @@ class _ContainerRun:
         except docker.errors.APIError:
             pass  # it exited in between: nothing to signal
 
-    def _write_submission(self, target: Path) -> bool:
+    def _write_submission(self, target: Path, max_bytes: int) -> bool:
         import docker
 
         try:
             bits, _ = self.container.get_archive(f"{CONTAINER_PATHS.submission}/submission.csv")
         except docker.errors.NotFound:
             return False
-        return artifacts.extract_single_file(bits, target, artifacts.SUBMISSION_CAP)
+        return artifacts.extract_single_file(bits, target, min(max_bytes, artifacts.SUBMISSION_CAP))
 
     def _collect(self) -> str:
         """Copy the agent's trees and output into workdir/artifacts; a note on skipped files."""

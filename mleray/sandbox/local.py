@@ -121,9 +121,9 @@ class _LocalRun:
                 _kill_group(pid, signal.SIGKILL)
             time.sleep(POLL_SECONDS)
 
-    def _write_submission(self, target: Path) -> bool:
+    def _write_submission(self, target: Path, max_bytes: int) -> bool:
         source = Path(self.paths.submission) / "submission.csv"
-        return artifacts.copy_file(source, target, artifacts.SUBMISSION_CAP) is not None
+        return artifacts.copy_file(source, target, min(max_bytes, artifacts.SUBMISSION_CAP)) is not None
 
     def _finish(self, status: int, usage, stop_reason, wall: float, output_path: Path) -> SandboxResult:
         collected = _collect(Path(self.paths.submission).parent, output_path, self.workdir, self.request.secrets)
