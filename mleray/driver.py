@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from mleray.errors import FailureKind, MlerayError, NotPreparedError
 from mleray.ledger import record_capacity
@@ -31,6 +31,7 @@ from mleray.spec import SweepSpec
 
 ADMISSION_MARGIN = 2      # attempts queued beyond what fits at once, so no slot idles
 CANCEL_GRACE_S = 20.0     # how long cancelled sandboxes get to stop and clean up
+RESIZE_EVERY_S = 5.0      # how often the admission limit follows nodes joining or leaving
 ANSWERS_RESOURCE = "mleray_answers"
 NODE_LOCAL_ENV = ("MLERAY_DATA_DIR", "MLERAY_SCRATCH_DIR")
 
@@ -172,7 +173,10 @@ def _run_connected(spec: SweepSpec, todo: list[Trial], results: Path, address: s
     record_capacity(writer.root, totals.get("GPU", 0.0), totals.get("CPU", 0.0), address)
     _reap(spec.sandbox, todo[0].results_key, address)  # orphans of an earlier, killed run
     prior = attempts_so_far(writer.root)
-    loop = SweepLoop(spec, writer, limit, [(t, prior.get(t.trial_id, 0) + 1) for t in todo])
+    # nodes join (autoscaling, workers still booting) and leave: the limit follows them,
+    # or a sweep started on a small cluster would never use the nodes it grows
+    loop = SweepLoop(spec, writer, limit, [(t, prior.get(t.trial_id, 0) + 1) for t in todo],
+                     resize=lambda: admission_limit(todo[0], ray.cluster_resources(), local=False))
     with _signals_handled(_raise_interrupt):  # SIGTERM cancels like Ctrl-C
         try:
             loop.run(progress)
@@ -232,8 +236,8 @@ class SweepLoop:
     """The event loop: admit, wait, grade, record, retry. Holds only bookkeeping."""
 
     def __init__(self, spec: SweepSpec, writer: ResultWriter, limit: int,
-                 queue: list[tuple[Trial, int]]):
-        self.spec, self.writer, self.limit = spec, writer, limit
+                 queue: list[tuple[Trial, int]], resize: Callable[[], int] | None = None):
+        self.spec, self.writer, self.limit, self.resize = spec, writer, limit, resize
         self.queue = deque(queue)
         self.first_attempt = {t.trial_id: a for t, a in queue}
         self.running: dict = {}    # ObjectRef of run() -> _InFlight
@@ -246,8 +250,11 @@ class SweepLoop:
         import ray
 
         display = _Progress(self) if progress else None
+        resized_at = time.monotonic()
         try:
             while self.queue or self.running or self.grading:
+                if self.resize and time.monotonic() - resized_at > RESIZE_EVERY_S:
+                    self.limit, resized_at = self.resize(), time.monotonic()
                 self._admit()
                 ready, _ = ray.wait(list(self.running) + list(self.grading), num_returns=1, timeout=0.5)
                 for ref in ready:

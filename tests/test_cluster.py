@@ -52,6 +52,43 @@ def cluster(builtin_data):
 @pytest.mark.ray
 @pytest.mark.cluster
 @pytest.mark.slow
+def test_a_node_joining_mid_sweep_gets_trials(cluster, tmp_path):
+    """An autoscaled or late-booting node must be used: the admission limit follows it
+    (before, it stayed at the capacity seen at start, 4 GPUs + 2 queued)."""
+    import ray
+
+    from test_driver import max_overlap
+
+    from mleray.driver import run_sweep
+    from mleray.results import load
+    from mleray.spec import spec_from_dict
+
+    spec = spec_from_dict({
+        "name": "grow", "competitions": [COMPETITION], "agents": [{"name": "sleep", "kwargs": {"seconds": 25}}],
+        "seeds": 8, "sandbox": "local", "time_limit": 120, "results": str(tmp_path / "r"),
+        "resources": {"gpus": 1, "cpus": 0.5, "memory": "256m"}}, source="test")
+    summary = {}
+    runner = threading.Thread(target=lambda: summary.update(s=run_sweep(spec, address=cluster.address,
+                                                                          progress=False)))
+    runner.start()
+    time.sleep(4)
+    joined = cluster.add_node(num_cpus=4, num_gpus=4, memory=2 * 1024**3)
+    cluster.wait_for_nodes()
+    runner.join(timeout=240)
+    try:
+        assert not runner.is_alive() and "s" in summary
+        df = load(tmp_path / "r")
+    finally:
+        ray.shutdown()
+        cluster.remove_node(joined)  # the next test expects the two original workers
+        cluster.wait_for_nodes()
+    assert len(df) == 8 and set(df["status"]) == {"completed"}, df[["status", "error"]]
+    assert max_overlap(list(zip(df["started_at"], df["finished_at"]))) == 8  # all 8 GPUs busy at once
+
+
+@pytest.mark.ray
+@pytest.mark.cluster
+@pytest.mark.slow
 def test_lost_node_trials_are_retried_on_another_node(cluster, tmp_path):
     import ray
 
