@@ -279,7 +279,10 @@ class SweepLoop:
                 trial, attempt, actor, datetime.now(timezone.utc))
             self.attempts += 1
 
-    def _on_run_done(self, ref) -> None:
+    def _on_run_done(self, ref, cancelling: bool = False) -> None:
+        """Record or retry the attempt, or send it to grading. While cancelling, an
+        attempt that ended on its own (completed, failed, timed out) is still graded: it
+        may have held a GPU for a day."""
         import ray
 
         from mleray.actors.grading_task import grade_attempt
@@ -288,6 +291,8 @@ class SweepLoop:
         outcome = _outcome_of(ref, job)
         ray.kill(job.actor, no_restart=True)  # frees its resources now, not at GC
         self.gpu_seconds += job.trial.gpus * outcome.wall_seconds
+        if cancelling and outcome.retryable:  # lost while stopping: nothing to retry now
+            outcome = outcome.with_status(FailureKind.CANCELLED, "sweep cancelled")
         tries_left = self.first_attempt[job.trial.trial_id] + self.spec.max_attempts - 1 - job.attempt
         if outcome.status == FailureKind.CANCELLED.value or (outcome.retryable and tries_left > 0):
             self.writer.write_trial(build_trial_row(job.trial, outcome, None), final=False)
@@ -320,7 +325,7 @@ class SweepLoop:
         self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
 
     def cancel_all(self) -> None:
-        """Stop every sandbox, record what already finished, kill every actor."""
+        """Stop every sandbox, grade and record what finished, kill every actor."""
         import ray
 
         for job in self.running.values():
@@ -330,13 +335,9 @@ class SweepLoop:
             ready, _ = ray.wait(list(self.running) + list(self.grading), num_returns=1, timeout=0.5)
             for ref in ready:
                 if ref in self.grading:
-                    self._on_graded(ref)  # the trial had finished: keep its result
-                    continue
-                job = self.running.pop(ref)
-                outcome = _outcome_of(ref, job)
-                ray.kill(job.actor, no_restart=True)
-                cancelled = outcome.with_status(FailureKind.CANCELLED, "sweep cancelled")
-                self.writer.write_trial(build_trial_row(job.trial, cancelled, None), final=False)
+                    self._on_graded(ref)
+                else:
+                    self._on_run_done(ref, cancelling=True)
         for job in self.running.values():
             ray.kill(job.actor, no_restart=True)
         self.running.clear()

@@ -175,3 +175,21 @@ def test_a_results_folder_takes_one_driver_at_a_time(tmp_path, builtin_data):
         with pytest.raises(MlerayError, match="in use by another running sweep"):
             run_sweep(spec, progress=False)
     assert not list((tmp_path / "results").glob("trials/*"))
+
+
+@pytest.mark.ray
+def test_cancel_grades_an_attempt_that_had_already_finished(tmp_path, ray_two_gpus):
+    # Ctrl-C just as a (possibly day-long) run ends: its result is kept, not thrown away
+    # as `cancelled` to be run again
+    from mleray.driver import SweepLoop
+    from mleray.results import ResultWriter
+
+    ray = ray_two_gpus
+    spec = sweep_spec(tmp_path, {"name": "noop"})
+    loop = SweepLoop(spec, ResultWriter(spec.results_dir), 2, [(t, 1) for t in plan_trials(spec)])
+    loop._admit()
+    ray.wait(list(loop.running), num_returns=1, timeout=60)  # finished, not yet handled
+    loop.cancel_all()
+    df = load(spec.results_dir)
+    assert len(df) == 1 and df.loc[0, "status"] == "completed" and df.loc[0, "valid_submission"]
+    assert not (spec.results_dir / "attempts").exists()
