@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +125,35 @@ def test_size_cap_scales_with_large_answers(tmp_path, monkeypatch, regression):
     path.write_text(csv_text([(i, 1.0) for i in IDS]) + " " * (10 * answers_size))
     report = grade_submission(regression, path)
     assert f"the limit is {10 * answers_size})" in report.error
+
+
+@pytest.mark.parametrize("header", ["x" * 200_000, '"a\n' + "x" * 200_000 + '",target'],
+                         ids=["long-name", "long-quoted-name"])
+def test_header_field_over_the_csv_module_limit_is_invalid_not_a_crash(tmp_path, auc, header):
+    path = tmp_path / "submission.csv"
+    path.write_text(f"{header}\n1\n")
+    report = grade_submission(auc, path)
+    assert not report.valid_submission and "not a valid CSV header (field larger than field limit" in report.error
+    assert not validate_submission(path, auc.sample_submission_path).valid
+
+
+def test_very_wide_header_is_refused_before_parsing(tmp_path, auc):
+    """pandas takes ~0.1 ms a column: a 100 MB header would stall grading for half an hour."""
+    path = tmp_path / "submission.csv"
+    width = 200_000
+    path.write_text(",".join(f"c{i}" for i in range(width)) + "\n" + ",".join(["0"] * width) + "\n")
+    started = time.monotonic()
+    report = grade_submission(auc, path)
+    result = validate_submission(path, auc.sample_submission_path)
+    assert time.monotonic() - started < 3
+    assert not report.valid_submission and f"has {width} columns; at most 10000 are read" in report.error
+    assert not result.valid and "at most 10000 are read" in result.error
+    answers = pd.DataFrame({"id": IDS, "target": TARGET})
+    (tmp_path / "g").mkdir()
+    (tmp_path / "g" / "grade.py").write_text("def grade(s, a):\n    return 1.0\n")
+    custom = make_competition(tmp_path / "g", answers, metric=None, grader="grade:grade")
+    report = grade_submission(custom, path)
+    assert not report.valid_submission and "at most 10000 are read" in report.error
 
 
 def test_missing_file(tmp_path, auc):
@@ -292,7 +322,8 @@ def test_validate_module_imports_nothing_from_mleray():
     source = SCRIPT.read_text()
     imports = [line.split()[1] for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert {name.split(".")[0] for name in imports} <= {
-        "__future__", "argparse", "csv", "io", "os", "stat", "sys", "dataclasses", "decimal", "typing",
+        "__future__", "argparse", "collections", "csv", "io", "os", "stat", "sys", "dataclasses", "decimal",
+        "typing",
         "numpy", "pandas"}
 
 

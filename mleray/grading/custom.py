@@ -27,7 +27,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from mleray.errors import SpecError
-from mleray.grading.validate import SubmissionError
+from mleray.grading.validate import SubmissionError, column_cap, header_fields
 
 # MLE-bench reads CSVs with round-trip float parsing; pandas 3 parses exactly by default
 # and deprecates the option.
@@ -95,6 +95,8 @@ def run_grader(spec: str, root: Path, text: str, name: str, answers: Any) -> flo
     """Score a submission's text with a custom grader. Anything the grader raises, or a
     result that is not a number, makes the submission invalid with that message."""
     grader = load_grader(spec, Path(root))
+    width = len(answers.columns) if isinstance(answers, pd.DataFrame) else 0
+    header_fields(text, name, column_cap(width))
     try:
         submission = pd.read_csv(io.StringIO(text), **_FLOAT_OPTIONS)
     except pd.errors.EmptyDataError:

@@ -122,7 +122,8 @@ def _scorer(competition: Competition, metric: Metric | None):
     parsed = load_metric_answers(competition, metric)
 
     def score_with_metric(path: Path) -> float:
-        return score_frame(metric, parsed, validate.read_csv_strict(path, max_bytes), str(path))
+        frame = validate.read_csv_strict(path, max_bytes, validate.column_cap(len(parsed.frame.columns)))
+        return score_frame(metric, parsed, frame, str(path))
     return score_with_metric
 
 
@@ -140,7 +141,7 @@ def load_metric_answers(competition: Competition, metric: Metric) -> Answers:
 def _parse_metric_answers(competition: Competition, metric: Metric, content_digest: str) -> Answers:
     path = competition.answers_path
     try:
-        frame = validate.read_csv_strict(path, max_bytes=2**62)
+        frame = validate.read_csv_strict(path, max_bytes=2**62, max_columns=None)
     except SubmissionError as exc:
         raise SpecError(f"answers: {exc}") from None
     id_column = competition.id_column

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+from collections import Counter
 import os
 import stat
 import sys
@@ -29,6 +30,7 @@ import pandas as pd
 # unread: it cannot be an honest answer and would only cost the grader memory.
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 SIZE_FACTOR = 10
+MAX_COLUMNS = 10_000  # or twice the reference's columns, if more
 _SHOWN = 5  # how many offending ids/values an error message lists
 
 
@@ -107,11 +109,28 @@ def _read_capped(path: str, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_csv(text: str, name: str) -> pd.DataFrame:
+def column_cap(reference_columns: int) -> int:
+    """The most columns read from a submission compared with a reference of that width."""
+    return max(MAX_COLUMNS, 2 * reference_columns)
+
+
+def header_fields(text: str, name: str, max_columns: Optional[int] = MAX_COLUMNS) -> list:
+    """The header's fields, refusing a header that cannot be read or is too wide: pandas
+    spends about 0.1 ms a column, so a 100 MB header would take it half an hour."""
+    try:
+        header = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+        raise SubmissionError(f"{name}: not a valid CSV header ({_one_line(exc)})") from None
+    if max_columns is not None and len(header) > max_columns:
+        raise SubmissionError(f"{name}: has {len(header)} columns; at most {max_columns} are read")
+    return header
+
+
+def parse_csv(text: str, name: str, max_columns: Optional[int] = MAX_COLUMNS) -> pd.DataFrame:
     """Every cell as a string, exactly as written (no NaN guessing), so the checks below can
     say precisely what is wrong with a value."""
-    header = next(csv.reader(io.StringIO(text)), [])
-    repeated = sorted({c for c in header if header.count(c) > 1})
+    header = header_fields(text, name, max_columns)
+    repeated = sorted(c for c, n in Counter(header).items() if n > 1)  # linear: headers can be huge
     if repeated:
         raise SubmissionError(f"{name}: repeated column name(s) {_listing(repeated)}")
     try:
@@ -128,8 +147,10 @@ def parse_csv(text: str, name: str) -> pd.DataFrame:
     return frame
 
 
-def read_csv_strict(path, max_bytes: int = DEFAULT_MAX_BYTES) -> pd.DataFrame:
-    return parse_csv(read_text(path, max_bytes), os.fspath(path))
+def read_csv_strict(path, max_bytes: int = DEFAULT_MAX_BYTES,
+                    max_columns: Optional[int] = MAX_COLUMNS) -> pd.DataFrame:
+    """A submission (or, with the caps lifted, a reference file) parsed by `parse_csv`."""
+    return parse_csv(read_text(path, max_bytes), os.fspath(path), max_columns)
 
 
 def check_columns(frame: pd.DataFrame, expected: Sequence[str], name: str) -> None:
@@ -252,13 +273,13 @@ def validate_submission(submission_path, sample_submission_path, id_column: Opti
 
     `id_column` defaults to the sample's first column; `probability_columns` must hold
     values in [0, 1]. A broken *sample* raises SubmissionError: that is not the agent's fault."""
-    sample = read_csv_strict(sample_submission_path, max_bytes=2**62)
+    sample = read_csv_strict(sample_submission_path, max_bytes=2**62, max_columns=None)
     id_column = id_column or str(sample.columns[0])
     if id_column not in sample.columns:
         raise SubmissionError(f"{sample_submission_path}: has no id column {id_column!r}")
     name = os.fspath(submission_path)
     try:
-        frame = read_csv_strict(submission_path, size_limit(sample_submission_path))
+        frame = read_csv_strict(submission_path, size_limit(sample_submission_path), column_cap(len(sample.columns)))
         validate_frames(frame, sample, id_column, name, probability_columns)
     except SubmissionError as exc:
         return ValidationResult(False, str(exc))
@@ -292,7 +313,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         probability_columns: Sequence[str] = ()
         if args.probabilities:
-            sample_columns = [str(c) for c in read_csv_strict(args.sample, max_bytes=2**62).columns]
+            sample_columns = [str(c) for c in read_csv_strict(args.sample, 2**62, max_columns=None).columns]
             id_column = args.id_column or sample_columns[0]
             probability_columns = [c for c in sample_columns if c != id_column]
         result = validate_submission(args.submission, args.sample, args.id_column, probability_columns)
