@@ -169,6 +169,7 @@ def _run_connected(spec: SweepSpec, todo: list[Trial], results: Path, address: s
                           f"holding the answers with --resources='{{\"{ANSWERS_RESOURCE}\": 1}}'")
     limit = admission_limit(todo[0], totals, local=address == "local")
     writer = ResultWriter(results)
+    writer.retire_superseded()  # rows a killed driver left behind (one row per trial)
     writer.write_spec(spec.to_dict())
     record_capacity(writer.root, totals.get("GPU", 0.0), totals.get("CPU", 0.0), address)
     _reap(spec.sandbox, todo[0].results_key, address)  # orphans of an earlier, killed run

@@ -14,7 +14,10 @@ the folders directly (they skip dot-files too).
 
 A trial is final once it has a row in `trials/` whose status is not `infra_error`: a rerun
 skips it. A trial whose attempts all ended in `infra_error` gets a row (so reports can say
-it did not run) but runs again on the next rerun; `load()` then keeps its latest attempt.
+it did not run) but runs again on the next rerun; its next final row moves that one to
+`attempts/`, so `trials/` keeps one row per trial for whoever reads the folder directly
+(a crash between the two leaves both until the next run's `retire_superseded`; `load()`
+keeps the latest attempt meanwhile).
 """
 
 from __future__ import annotations
@@ -201,11 +204,37 @@ class ResultWriter:
         write_atomic(self.root / SPEC_FILE, text.encode())
 
     def write_trial(self, row: dict, final: bool = True) -> Path:
-        """A final attempt goes to trials/, any other to attempts/ (accounting only)."""
+        """A final attempt goes to trials/, any other to attempts/ (accounting only). A
+        final row retires the trial's earlier infra_error rows from trials/."""
         folder = TRIALS if final else ATTEMPTS
         path = self.root / folder / f"{row['trial_id']}-{row['attempt']}.parquet"
         write_atomic(path, pa.Table.from_pylist([row], schema=TRIAL_SCHEMA))
+        if final:  # attempt numbers, not a listing: a folder may hold a million files
+            self._retire([self.root / TRIALS / f"{row['trial_id']}-{k}.parquet"
+                          for k in range(1, row["attempt"])])
         return path
+
+    def retire_superseded(self) -> int:
+        """Move to attempts/ every infra_error row of trials/ that a later attempt of the
+        same trial superseded (left there by a crash right after the later row was written)."""
+        latest: dict[str, int] = {}
+        for tid, attempt in _named_attempts(self.root / TRIALS):
+            latest[tid] = max(attempt, latest.get(tid, 0))
+        return self._retire([self.root / TRIALS / f"{tid}-{attempt}.parquet"
+                             for tid, attempt in _named_attempts(self.root / TRIALS) if attempt < latest[tid]])
+
+    def _retire(self, paths: list[Path]) -> int:
+        moved = 0
+        for path in paths:
+            try:
+                status = pq.read_table(path, columns=["status"]).column("status")[0].as_py()
+            except (FileNotFoundError, pa.ArrowException, OSError):
+                continue
+            if status == FailureKind.INFRA_ERROR.value:  # anything else is a real duplicate: load() warns
+                (self.root / ATTEMPTS).mkdir(exist_ok=True)
+                os.replace(path, self.root / ATTEMPTS / path.name)  # atomic: never in neither folder
+                moved += 1
+        return moved
 
     def write_snapshots(self, rows: list[dict]) -> Path | None:
         if not rows:
@@ -254,18 +283,23 @@ def attempts_so_far(results_dir: str | os.PathLike) -> dict[str, int]:
     the file names (`<trial_id>-<attempt>.<ext>`). Snapshots and artifacts count too: a
     driver killed after writing them but before the trial row must not reuse the number,
     or a new attempt without snapshots would inherit the dead attempt's."""
-    root = Path(results_dir)
     highest: dict[str, int] = {}
     for folder in (TRIALS, ATTEMPTS, SNAPSHOTS, ARTIFACTS):
-        if not (root / folder).is_dir():
-            continue
-        for entry in os.scandir(root / folder):
-            if entry.name.startswith((".", "_")):
-                continue
-            tid, _, attempt = entry.name.split(".", 1)[0].rpartition("-")
-            if tid and attempt.isdigit():
-                highest[tid] = max(int(attempt), highest.get(tid, 0))
+        for tid, attempt in _named_attempts(Path(results_dir) / folder):
+            highest[tid] = max(attempt, highest.get(tid, 0))
     return highest
+
+
+def _named_attempts(folder: Path) -> Iterator[tuple[str, int]]:
+    """(trial_id, attempt) of every result file in `folder`, from its name."""
+    if not folder.is_dir():
+        return
+    for entry in os.scandir(folder):
+        if entry.name.startswith((".", "_")):
+            continue
+        tid, _, attempt = entry.name.split(".", 1)[0].rpartition("-")
+        if tid and attempt.isdigit():
+            yield tid, int(attempt)
 
 
 def _latest_per_trial(df: pd.DataFrame) -> pd.DataFrame:

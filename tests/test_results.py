@@ -89,8 +89,9 @@ def test_leftover_temp_and_unreadable_files_are_ignored(tmp_path):
 
 def test_duplicates_keep_latest_attempt_and_say_so(tmp_path):
     trial = make_trials()[0]
-    write_final(tmp_path, trial, make_outcome(trial, status="infra_error", attempt=1))
+    # written out of order, as a crash between writing attempt 2 and retiring attempt 1 leaves them
     write_final(tmp_path, trial, make_outcome(trial, status="completed", attempt=2))
+    write_final(tmp_path, trial, make_outcome(trial, status="infra_error", attempt=1))
     assert final_trial_ids(tmp_path) == {trial.trial_id}
     df = load(tmp_path)  # an infra_error superseded by a rerun: expected, no warning
     assert len(df) == 1 and df.loc[0, "attempt"] == 2 and df.attrs["superseded_rows"] == 1
@@ -177,3 +178,21 @@ def test_attempt_numbers_left_by_a_killed_driver_are_not_reused(tmp_path):
     (tmp_path / "trials").mkdir()
     (tmp_path / "trials" / f".{first.trial_id}-7.parquet.123.tmp").write_bytes(b"torn")
     assert attempts_so_far(tmp_path) == {first.trial_id: 1, second.trial_id: 3}
+
+
+def test_a_rerun_final_row_retires_the_infra_error_row(tmp_path):
+    # readers of trials/ (DuckDB, `mleray status`) must see one row per trial
+    from mleray.ledger import ledger_for
+
+    first, second = make_trials()
+    write_final(tmp_path, first, make_outcome(first, status="infra_error", attempt=2))
+    write_final(tmp_path, first, make_outcome(first, status="completed", attempt=3))
+    assert [p.name for p in (tmp_path / "trials").iterdir()] == [f"{first.trial_id}-3.parquet"]
+    assert ledger_for(tmp_path)["trials"] == 1
+    assert sorted(load_attempts(tmp_path)["status"]) == ["completed", "infra_error"]
+    # a crash right after the new row: both stay until the next run retires the old one
+    write_final(tmp_path, second, make_outcome(second, status="agent_error", attempt=2))
+    write_final(tmp_path, second, make_outcome(second, status="infra_error", attempt=1))
+    assert ResultWriter(tmp_path).retire_superseded() == 1
+    assert len(list((tmp_path / "trials").iterdir())) == 2 and len(load(tmp_path)) == 2
+    assert ledger_for(tmp_path)["by_status"]["infra_error"] == 0
