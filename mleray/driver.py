@@ -25,6 +25,7 @@ from typing import Callable, Mapping
 from mleray.errors import FailureKind, MlerayError, NotPreparedError
 from mleray.ledger import record_capacity
 from mleray.plan import Trial, pending_trials, plan_trials
+from mleray.progress import SweepProgress
 from mleray.results import (ResultWriter, attempts_so_far, build_snapshot_row, build_trial_row,
                             exclusive)
 from mleray.spec import SweepSpec
@@ -250,7 +251,7 @@ class SweepLoop:
     def run(self, progress: bool) -> None:
         import ray
 
-        display = _Progress(self) if progress else None
+        display = SweepProgress(self) if progress else None
         resized_at = time.monotonic()
         try:
             while self.queue or self.running or self.grading:
@@ -366,43 +367,3 @@ def _outcome_of(ref, job: _InFlight):
     except ray.exceptions.RayError as exc:
         why = f"actor raised: {_first_line(exc)}"
     return lost_outcome(job.trial.trial_id, job.attempt, job.submitted_at, why)
-
-
-class _Progress:
-    """A live terminal view on stderr: counts by status, attempts in flight, GPU-hours."""
-
-    def __init__(self, loop: SweepLoop):
-        from rich.console import Console
-        from rich.live import Live
-
-        self.loop = loop
-        self.total = len(loop.queue)
-        self.live = Live(self._render(), console=Console(stderr=True), refresh_per_second=2,
-                         transient=False)
-        self.live.start()
-
-    def refresh(self) -> None:
-        self.live.update(self._render())
-
-    def close(self) -> None:
-        self.refresh()
-        self.live.stop()
-
-    def _render(self):
-        from rich.table import Table
-
-        loop, now = self.loop, datetime.now(timezone.utc)
-        done = sum(loop.counts.values())
-        in_flight = sum(j.trial.gpus * (now - j.submitted_at).total_seconds() for j in loop.running.values())
-        table = Table(title=f"sweep {loop.spec.name}: {done}/{self.total} trials done, "
-                            f"{len(loop.running)} in flight, {len(loop.grading)} grading, "
-                            f"{loop.retries} retries, GPU-hours {(loop.gpu_seconds + in_flight) / 3600:.3f}",
-                      title_justify="left")
-        for column in ("trial", "competition · agent · seed", "attempt", "for"):
-            table.add_column(column)
-        for job in list(loop.running.values())[:8]:
-            table.add_row(job.trial.trial_id, job.trial.label(), str(job.attempt),
-                          f"{(now - job.submitted_at).total_seconds():.0f}s")
-        if loop.counts:
-            table.caption = "  ".join(f"{k}: {v}" for k, v in sorted(loop.counts.items()))
-        return table
