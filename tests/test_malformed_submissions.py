@@ -156,6 +156,22 @@ def test_very_wide_header_is_refused_before_parsing(tmp_path, auc):
     assert not report.valid_submission and "at most 10000 are read" in report.error
 
 
+@pytest.mark.parametrize("cell, where", [("1" * 100_000, "target"), ("2." + "0" * 100_000, "target"),
+                                         ("0." + "0" * 100_000 + "-", "target"), ("a" * 100_000, "id")],
+                         ids=["overflowing-number", "probability-above-one", "text", "id"])
+def test_errors_quote_huge_cells_cut_short(tmp_path, auc, cell, where):
+    """Errors land in every results row: an agent cannot make them megabytes long."""
+    rows = [(cell, 0.5) if where == "id" and k == 3 else (i, cell if k == 3 else v)
+            for k, (i, v) in enumerate(GOOD_ROWS)]
+    path = tmp_path / "submission.csv"
+    path.write_text(csv_text(rows))
+    report = grade_submission(auc, path)
+    assert not report.valid_submission and len(report.error) < 400, report.error[:400]
+    assert f"({len(cell)} characters)" in report.error
+    checked = validate_submission(path, auc.sample_submission_path)  # no labels: 2.0 may be fine
+    assert checked.valid or len(checked.error) < 400
+
+
 def test_missing_file(tmp_path, auc):
     report = grade_submission(auc, tmp_path / "nothing.csv")
     assert report.submission_exists is False and not report.valid_submission

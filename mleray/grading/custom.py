@@ -121,7 +121,8 @@ def _call(grader: Callable[..., Any], submission: pd.DataFrame, answers: Any) ->
     try:
         result = grader(submission, answers)
     except Exception as exc:  # a grader signals an invalid submission by raising
-        return "rejected", " ".join(str(exc).split()) or type(exc).__name__
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        return "rejected", message if len(message) <= 500 else message[:500] + "..."  # it may quote the submission
     try:
         return "score", float(result)
     except (TypeError, ValueError):

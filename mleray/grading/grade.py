@@ -211,7 +211,7 @@ def _predictions(metric: Metric, frame: pd.DataFrame, targets: tuple[str, ...], 
         if metric.minimum is not None and (values <= metric.minimum).any():
             row = int(np.flatnonzero(values <= metric.minimum)[0])
             raise SubmissionError(f"{name}: value {values[row]:g} in column {column!r} (row {row + 1}, "
-                                  f"id {str(ids[row])!r}) is not above {metric.minimum:g}, as {metric.name} needs")
+                                  f"id {validate.quoted(ids[row])}) is not above {metric.minimum:g}, as {metric.name} needs")
         columns.append(values)
     return columns[0] if len(columns) == 1 else np.column_stack(columns)
 

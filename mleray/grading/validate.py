@@ -32,6 +32,7 @@ DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 SIZE_FACTOR = 10
 MAX_COLUMNS = 10_000  # or twice the reference's columns, if more
 _SHOWN = 5  # how many offending ids/values an error message lists
+_QUOTED_CHARS = 60  # how much of one id/value an error message shows
 
 
 @dataclass(frozen=True)
@@ -215,22 +216,22 @@ def numeric_values(column: pd.Series, name: str, ids: Sequence, probability: boo
     `probability`, anything outside [0, 1]."""
     text = column.astype(str).str.strip()
     values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
-    label = f"column {column.name!r}"
+    label = f"column {quoted(column.name)}"
     for row in np.flatnonzero(np.isnan(values))[:1]:
         cell = text.iloc[row]
         if cell == "" or cell.lower() in ("nan", "na", "n/a", "null", "none", "-nan"):
             raise SubmissionError(f"{name}: missing value (NaN) in {label}{_at(row, ids)}")
-        raise SubmissionError(f"{name}: non-numeric value {cell!r} in {label}{_at(row, ids)}")
+        raise SubmissionError(f"{name}: non-numeric value {quoted(cell)} in {label}{_at(row, ids)}")
     infinite = np.flatnonzero(np.isinf(values))
     if len(infinite):
         row = infinite[0]
-        raise SubmissionError(f"{name}: infinite value {text.iloc[row]!r} in {label}{_at(row, ids)}")
+        raise SubmissionError(f"{name}: infinite value {quoted(text.iloc[row])} in {label}{_at(row, ids)}")
     if probability:
         outside = np.flatnonzero((values < 0) | (values > 1))
         if len(outside):
             row = outside[0]
             raise SubmissionError(
-                f"{name}: probability {text.iloc[row]} outside [0, 1] in {label}{_at(row, ids)}")
+                f"{name}: probability {_cut(text.iloc[row])} outside [0, 1] in {label}{_at(row, ids)}")
     return values
 
 
@@ -238,7 +239,7 @@ def label_values(column: pd.Series, name: str, ids: Sequence) -> np.ndarray:
     text = column.astype(str).str.strip()
     empty = np.flatnonzero((text == "").to_numpy())
     if len(empty):
-        raise SubmissionError(f"{name}: missing value in column {column.name!r}{_at(empty[0], ids)}")
+        raise SubmissionError(f"{name}: missing value in column {quoted(column.name)}{_at(empty[0], ids)}")
     return text.to_numpy(dtype=object)
 
 
@@ -286,12 +287,22 @@ def validate_submission(submission_path, sample_submission_path, id_column: Opti
     return ValidationResult(True, None)
 
 
+def quoted(value) -> str:
+    """A value from the submission as an error message shows it: quoted, and cut short
+    (a cell can be megabytes long, and errors land in every results row)."""
+    return repr(_cut(str(value)))
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _QUOTED_CHARS else f"{text[:_QUOTED_CHARS]}... ({len(text)} characters)"
+
+
 def _at(row: int, ids: Sequence) -> str:
-    return f" (row {row + 1}, id {str(ids[row])!r})"
+    return f" (row {row + 1}, id {quoted(ids[row])})"
 
 
 def _listing(items: Sequence) -> str:
-    shown = ", ".join(repr(str(i)) for i in list(items)[:_SHOWN])
+    shown = ", ".join(quoted(i) for i in list(items)[:_SHOWN])
     more = len(items) - _SHOWN
     return shown + (f" and {more} more" if more > 0 else "")
 
