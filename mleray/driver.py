@@ -231,7 +231,20 @@ class _InFlight:
     trial: Trial
     attempt: int
     actor: object
-    submitted_at: datetime
+    placed_ref: object                 # ObjectRef of actor.placed_at()
+    placed: datetime | None = None
+
+    def placed_at(self) -> datetime | None:
+        """When Ray placed the actor, from then on holding its GPU share; None while it
+        waits for resources (admission queues a few), which costs nothing."""
+        import ray
+
+        if self.placed is None and ray.wait([self.placed_ref], timeout=0)[0]:
+            try:
+                self.placed = ray.get(self.placed_ref)  # small: kept by the driver, even if the node dies
+            except ray.exceptions.RayError:
+                pass  # died before it answered
+        return self.placed
 
 
 class SweepLoop:
@@ -277,8 +290,8 @@ class SweepLoop:
         while self.queue and len(self.running) < self.limit:
             trial, attempt = self.queue.popleft()
             actor = TrialActor.options(**actor_options(trial)).remote()
-            self.running[actor.run.remote(trial, attempt)] = _InFlight(
-                trial, attempt, actor, datetime.now(timezone.utc))
+            placed_ref = actor.placed_at.remote()
+            self.running[actor.run.remote(trial, attempt)] = _InFlight(trial, attempt, actor, placed_ref)
             self.attempts += 1
 
     def _on_run_done(self, ref, cancelling: bool = False) -> None:
@@ -366,4 +379,6 @@ def _outcome_of(ref, job: _InFlight):
         why = f"actor or node lost: {_first_line(exc)}"
     except ray.exceptions.RayError as exc:
         why = f"actor raised: {_first_line(exc)}"
-    return lost_outcome(job.trial.trial_id, job.attempt, job.submitted_at, why)
+    # it held its share from placement on; never placed, it held nothing (wall 0)
+    started = job.placed_at() or datetime.now(timezone.utc)
+    return lost_outcome(job.trial.trial_id, job.attempt, started, why)

@@ -34,16 +34,18 @@ class SweepProgress:
 
         loop, now = self.loop, datetime.now(timezone.utc)
         done = sum(loop.counts.values())
-        in_flight = sum(j.trial.gpus * (now - j.submitted_at).total_seconds() for j in loop.running.values())
+        placed = {ref: job.placed_at() for ref, job in loop.running.items()}  # None: still queued
+        in_flight = sum(job.trial.gpus * (now - placed[ref]).total_seconds()
+                        for ref, job in loop.running.items() if placed[ref] is not None)
         table = Table(title=f"sweep {loop.spec.name}: {done}/{self.total} trials done, "
                             f"{len(loop.running)} in flight, {len(loop.grading)} grading, "
                             f"{loop.retries} retries, GPU-hours {(loop.gpu_seconds + in_flight) / 3600:.3f}",
                       title_justify="left")
         for column in ("trial", "competition · agent · seed", "attempt", "for"):
             table.add_column(column)
-        for job in list(loop.running.values())[:8]:
-            table.add_row(job.trial.trial_id, job.trial.label(), str(job.attempt),
-                          f"{(now - job.submitted_at).total_seconds():.0f}s")
+        for ref, job in list(loop.running.items())[:8]:
+            held = "queued" if placed[ref] is None else f"{(now - placed[ref]).total_seconds():.0f}s"
+            table.add_row(job.trial.trial_id, job.trial.label(), str(job.attempt), held)
         if loop.counts:
             table.caption = "  ".join(f"{k}: {v}" for k, v in sorted(loop.counts.items()))
         return table

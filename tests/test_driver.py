@@ -193,3 +193,26 @@ def test_cancel_grades_an_attempt_that_had_already_finished(tmp_path, ray_two_gp
     df = load(spec.results_dir)
     assert len(df) == 1 and df.loc[0, "status"] == "completed" and df.loc[0, "valid_submission"]
     assert not (spec.results_dir / "attempts").exists()
+
+
+@pytest.mark.ray
+def test_a_lost_attempt_is_charged_from_placement_not_from_queueing(tmp_path, ray_two_gpus):
+    import time
+
+    from mleray.actors.trial_actor import TrialActor
+    from mleray.driver import _InFlight, _outcome_of
+
+    ray = ray_two_gpus
+    trial = plan_trials(sweep_spec(tmp_path, {"name": "noop"}))[0]
+
+    def lost(actor, wait_s):
+        job = _InFlight(trial, 1, actor, actor.placed_at.remote())
+        time.sleep(wait_s)
+        ref = actor.run.remote(trial, 1)
+        ray.kill(actor, no_restart=True)
+        return _outcome_of(ref, job)
+
+    queued = lost(TrialActor.options(num_cpus=0, resources={"no_such_node": 1}).remote(), 2.0)
+    assert queued.status == "infra_error" and queued.wall_seconds < 0.5  # never placed: held nothing
+    placed = lost(TrialActor.options(num_cpus=0, num_gpus=0.5).remote(), 2.0)
+    assert placed.status == "infra_error" and 1.5 < placed.wall_seconds < 30

@@ -36,6 +36,12 @@ def scratch_root() -> Path:
 class TrialActor:
     def __init__(self) -> None:
         self._cancel = threading.Event()
+        self._placed_at = datetime.now(timezone.utc)
+
+    def placed_at(self) -> datetime:
+        """When Ray placed this actor: its resources are held from then on (the driver
+        charges a lost attempt's GPU time from here, not from when it was queued)."""
+        return self._placed_at
 
     def cancel(self) -> None:
         """Ask the running sandbox to stop; it cleans up and `run()` returns `cancelled`."""
