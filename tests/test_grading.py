@@ -377,3 +377,21 @@ def test_grader_timeout_setting(tmp_path, monkeypatch):
     monkeypatch.setenv("MLERAY_GRADER_TIMEOUT", "soon")
     with pytest.raises(SpecError, match="MLERAY_GRADER_TIMEOUT must be a number of seconds, got 'soon'"):
         grade_submission(competition, competition.answers_path)
+
+
+def test_custom_grader_answers_are_read_once_per_content(tmp_path, monkeypatch):
+    """A trial's snapshots all grade against the same answers: parse them once, yet see a
+    rewrite at once."""
+    from mleray.grading import grade as grade_module
+
+    reads = []
+    real = grade_module.load_answers
+    monkeypatch.setattr(grade_module, "load_answers", lambda path: reads.append(path) or real(path))
+    answers = regression_answers()
+    (tmp_path / "grade.py").write_text(GRADER)
+    competition = make_competition(tmp_path, answers, metric=None, grader="grade:grade")
+    submission = write(tmp_path / "s.csv", answers)
+    assert [grade_submission(competition, submission).score for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert len(reads) == 1
+    answers.assign(y=answers["y"] + 2).to_csv(competition.answers_path, index=False)
+    assert grade_submission(competition, submission).score == 2.0 and len(reads) == 2

@@ -111,7 +111,7 @@ def _scorer(competition: Competition, metric: Metric | None):
     max_bytes = max(MAX_SUBMISSION_BYTES, validate.SIZE_FACTOR * answers_path.stat().st_size)
     if competition.grader:
         load_grader(competition.grader, Path(competition.root))  # a broken grader is a config error
-        answers = load_answers(answers_path)
+        answers = _grader_answers(answers_path, _content_digest(answers_path))
 
         def score_with_grader(path: Path) -> float:
             text = validate.read_text(path, max_bytes)
@@ -127,14 +127,23 @@ def _scorer(competition: Competition, metric: Metric | None):
     return score_with_metric
 
 
-def load_metric_answers(competition: Competition, metric: Metric) -> Answers:
-    """Parsed once per answers content (a trial's snapshots all grade against it); keyed
-    by a digest, not mtime, which is too coarse to see a rewrite in the same tick."""
+def _content_digest(path: Path) -> str:
+    """Answers are parsed once per content (a trial's snapshots all grade against them);
+    keyed by a digest, not mtime, which is too coarse to see a rewrite in the same tick."""
     digest = hashlib.blake2b()
-    with open(competition.answers_path, "rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return _parse_metric_answers(competition, metric, digest.hexdigest())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _grader_answers(path: Path, content_digest: str):
+    return load_answers(path)  # graders get a copy (or, in a forked child, their own)
+
+
+def load_metric_answers(competition: Competition, metric: Metric) -> Answers:
+    return _parse_metric_answers(competition, metric, _content_digest(competition.answers_path))
 
 
 @functools.lru_cache(maxsize=4)
