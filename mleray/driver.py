@@ -328,6 +328,9 @@ class SweepLoop:
         except ray.exceptions.RayError as exc:
             report, snapshot_reports = None, []
             grade_error = f"grading failed: {_first_line(exc)}"
+        # kept, so a failed or outdated grade can be redone without rerunning the agent
+        if outcome.submission is not None:
+            self.writer.write_submission(trial.trial_id, outcome.attempt, outcome.submission)
         if outcome.artifacts:
             self.writer.write_artifacts(trial.trial_id, outcome.attempt, outcome.artifacts)
         # snapshots before the trial row: a final row implies its snapshots are stored

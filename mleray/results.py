@@ -6,6 +6,8 @@ Layout of a results folder:
   <results>/attempts/<trial_id>-<attempt>.parquet   attempts that were not final (retried
                                                     infra_error, cancelled): for accounting
   <results>/artifacts/<trial_id>-<attempt>.tar.gz   the agent's logs/ and code/
+  <results>/submissions/<trial_id>-<attempt>.csv    the graded submission, so grading can be
+                                                    rerun alone (mleray.grading.grade_submission)
   <results>/sweep.yaml                              the spec as run
 
 Files are written to a temporary dot-name in the same folder, fsynced and renamed, so a
@@ -111,6 +113,7 @@ SNAPSHOT_SCHEMA = pa.schema(IDENTITY + [pa.field("elapsed_seconds", pa.float64()
 
 
 TRIALS, SNAPSHOTS, ATTEMPTS, ARTIFACTS = "trials", "snapshots", "attempts", "artifacts"
+SUBMISSIONS = "submissions"
 SPEC_FILE = "sweep.yaml"
 
 
@@ -248,6 +251,11 @@ class ResultWriter:
         write_atomic(path, archive)
         return path
 
+    def write_submission(self, trial_id: str, attempt: int, data: bytes) -> Path:
+        path = self.root / SUBMISSIONS / f"{trial_id}-{attempt}.csv"
+        write_atomic(path, data)
+        return path
+
 
 def _read_folder(folder: Path, schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:
     """All Parquet files under `folder` as one table; unreadable files are skipped, loudly."""
@@ -284,7 +292,7 @@ def attempts_so_far(results_dir: str | os.PathLike) -> dict[str, int]:
     driver killed after writing them but before the trial row must not reuse the number,
     or a new attempt without snapshots would inherit the dead attempt's."""
     highest: dict[str, int] = {}
-    for folder in (TRIALS, ATTEMPTS, SNAPSHOTS, ARTIFACTS):
+    for folder in (TRIALS, ATTEMPTS, SNAPSHOTS, ARTIFACTS, SUBMISSIONS):
         for tid, attempt in _named_attempts(Path(results_dir) / folder):
             highest[tid] = max(attempt, highest.get(tid, 0))
     return highest

@@ -96,7 +96,14 @@ def test_snapshots_give_score_versus_time(tmp_path, ray_two_gpus):
     first, last = snaps.iloc[0], snaps.iloc[-1]
     assert not first["valid_submission"] and first["grade_error"]
     assert last["valid_submission"] and last["score"] == pytest.approx(0.5)
-    assert load(summary.results_dir).loc[0, "valid_submission"]
+    row = load(summary.results_dir).loc[0]
+    assert row["valid_submission"]
+    # the submission is kept: grading can be rerun alone, with the same result
+    from mleray.grading import grade_submission
+    from mleray.registry import get_competition
+
+    kept = summary.results_dir / "submissions" / f"{row['trial_id']}-{row['attempt']}.csv"
+    assert grade_submission(get_competition(COMPETITION), kept).score == row["score"]
 
 
 FLAKY = """

@@ -175,9 +175,10 @@ def test_attempt_numbers_left_by_a_killed_driver_are_not_reused(tmp_path):
     writer = ResultWriter(tmp_path)
     writer.write_snapshots([build_snapshot_row(first, 1, 1.0, make_report(0.5))])
     writer.write_artifacts(second.trial_id, 3, b"archive")
+    writer.write_submission(second.trial_id, 4, b"id,p\n")
     (tmp_path / "trials").mkdir()
     (tmp_path / "trials" / f".{first.trial_id}-7.parquet.123.tmp").write_bytes(b"torn")
-    assert attempts_so_far(tmp_path) == {first.trial_id: 1, second.trial_id: 3}
+    assert attempts_so_far(tmp_path) == {first.trial_id: 1, second.trial_id: 4}
 
 
 def test_a_rerun_final_row_retires_the_infra_error_row(tmp_path):
