@@ -36,6 +36,9 @@ _FIELDS = {"name", "description", "build", "image", "command", "env", "kwargs", 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _SECRET = re.compile(r"^\$\{secret:([A-Za-z_][A-Za-z0-9_]*)\}$")
 _HASH_SKIP = {"__pycache__", ".git", ".pytest_cache"}
+# Set by mleray for every run (GPU grant, identity, time limit): an agent's env may not
+# override them, or a config line could take every GPU of a node.
+RESERVED_ENV = frozenset({"COMPETITION_ID", "TIME_LIMIT_SECS", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"})
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,8 @@ def _env(path: Path, value: object, plain: bool) -> dict[str, str]:
     env = _mapping(path, {"env": value}, "env")
     result = {}
     for key, val in env.items():
+        if key in RESERVED_ENV or key.startswith("MLERAY_"):
+            raise SpecError(f"{path}: field 'env.{key}' is set by mleray for every run; choose another name")
         if not isinstance(val, (str, int, float, bool)):
             raise SpecError(f"{path}: field 'env.{key}' must be a string")
         text = str(val)

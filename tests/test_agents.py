@@ -71,6 +71,11 @@ def test_folder_without_config(tmp_path):
     ("name: mine\ncommand: [x]\n", "'build' .* or 'image'"),
     ("name: mine\nbuild: Dockerfile\ncommand: [x]\nenv: {KEY: 'pre-${secret:K}'}\n", "'env.KEY'"),
     ("name: mine\nbuild: Dockerfile\ncommand: [x]\nkwargs: [1, 2]\n", "'kwargs'"),
+    ("name: mine\nbuild: Dockerfile\ncommand: [x]\nenv: {CUDA_VISIBLE_DEVICES: '0,1,2,3'}\n",
+     "'env.CUDA_VISIBLE_DEVICES' is set by mleray"),
+    ("name: mine\nbuild: Dockerfile\ncommand: [x]\nenv: {NVIDIA_VISIBLE_DEVICES: all}\n",
+     "'env.NVIDIA_VISIBLE_DEVICES' is set by mleray"),
+    ("name: mine\nbuild: Dockerfile\ncommand: [x]\nenv: {MLERAY_SEED: '1'}\n", "'env.MLERAY_SEED' is set by mleray"),
     ("name: mine\nbuild: Dockerfile\ncommand: [x\n", "not valid YAML"),
     ("- just\n- a list\n", "mapping"),
 ])
@@ -125,3 +130,17 @@ def test_cli_build_unknown_agent_is_one_line():
     _register_commands()
     result = CliRunner().invoke(app, ["agents", "build", "no-such-agent"])
     assert isinstance(result.exception, NotFoundError) and "unknown agent 'no-such-agent'" in str(result.exception)
+
+
+def test_run_variables_win_over_extra_env(tmp_path):
+    """GPU packing holds whatever extra env a run carries: mleray's variables come last."""
+    from mleray.sandbox.base import RunRequest
+    from mleray.sandbox.contract import CONTAINER_PATHS, agent_environment
+
+    agent = load_agent(_agent_dir(tmp_path, GOOD + "env:\n  HOME: /work\n"))
+    request = RunRequest(trial_id="t", sweep="s", competition_id="c", public_dir=tmp_path, agent_dir=agent.dir,
+                         workdir=tmp_path, gpu_ids=("2",), seed=7,
+                         env={"CUDA_VISIBLE_DEVICES": "0,1,2,3", "NVIDIA_VISIBLE_DEVICES": "all", "MLERAY_SEED": "0"})
+    env = agent_environment(request, agent, CONTAINER_PATHS)
+    assert (env["CUDA_VISIBLE_DEVICES"], env["NVIDIA_VISIBLE_DEVICES"], env["MLERAY_SEED"]) == ("2", "2", "7")
+    assert env["HOME"] == "/work"  # not one of mleray's: the agent may move its home

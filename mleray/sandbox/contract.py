@@ -63,11 +63,10 @@ def agent_kwargs(agent: AgentConfig, request: RunRequest) -> dict:
 def agent_environment(
     request: RunRequest, agent: AgentConfig, paths: AgentPaths, devices_attached: bool = False
 ) -> dict[str, str]:
-    """Every variable the agent gets, secrets included (callers must never log this)."""
-    env = {
-        "HOME": paths.home,
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
+    """Every variable the agent gets, secrets included (callers must never log this).
+    The agent's own env may change HOME and the like, never mleray's variables."""
+    defaults = {"HOME": paths.home, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+    own = {
         "COMPETITION_ID": request.competition_id,
         "MLERAY_SEED": str(request.seed),
         "MLERAY_MODEL": request.model or "",
@@ -82,10 +81,7 @@ def agent_environment(
         "MLERAY_AGENT_KWARGS": json.dumps(agent_kwargs(agent, request), sort_keys=True),
         **gpu_environment(tuple(request.gpu_ids), devices_attached),
     }
-    env.update(agent.env)
-    env.update(request.env)
-    env.update(request.secrets)
-    return env
+    return {**defaults, **agent.env, **request.env, **own, **request.secrets}
 
 
 def instructions_text(request: RunRequest, agent: AgentConfig, paths: AgentPaths) -> str:
