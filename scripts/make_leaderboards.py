@@ -248,6 +248,8 @@ def make_one(competition_id: str, check: bool) -> bool:
         stale = [path for path, text in outputs.items() if not path.is_file() or path.read_text() != text]
         for path in stale:
             print(f"{path} differs from what the script makes now", file=sys.stderr)
+        if not stale:
+            print(f"{competition_id}: committed leaderboard and README reproduced exactly")
         return not stale
     for path, text in outputs.items():
         path.write_text(text)
@@ -263,10 +265,16 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore")  # convergence chatter from the small MLPs and linear models
     from mleray.registry import load_split
 
+    from mleray.errors import MlerayError
+
     ids = args.ids or load_split("builtin")
     with tempfile.TemporaryDirectory(prefix="mleray-leaderboards-") as data_dir:
         os.environ["MLERAY_DATA_DIR"] = data_dir
-        results = [make_one(competition_id, args.check) for competition_id in ids]
+        try:
+            results = [make_one(competition_id, args.check) for competition_id in ids]
+        except MlerayError as exc:  # an unknown id, a competition that cannot be prepared
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     return 0 if all(results) else 1
 
 

@@ -121,6 +121,14 @@ def test_leaderboard_script_reproduces_a_committed_leaderboard():
     done = subprocess.run([sys.executable, str(repo / "scripts" / "make_leaderboards.py"), "diabetes-rmse", "--check"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    assert "diabetes-rmse: committed leaderboard and README reproduced exactly" in done.stdout
+
+
+def test_leaderboard_script_unknown_id_is_one_line_exit_2(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLERAY_DATA_DIR", str(tmp_path))  # main() points it at a temp dir
+    assert load_leaderboard_script().main(["no-such-competition", "--check"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: unknown competition 'no-such-competition'")
 
 
 def load_leaderboard_script():
