@@ -395,3 +395,13 @@ def test_custom_grader_answers_are_read_once_per_content(tmp_path, monkeypatch):
     assert len(reads) == 1
     answers.assign(y=answers["y"] + 2).to_csv(competition.answers_path, index=False)
     assert grade_submission(competition, submission).score == 2.0 and len(reads) == 2
+
+
+@pytest.mark.parametrize("timeout", ["0", "30"], ids=["in-process", "forked"])
+def test_a_grader_editing_its_answers_changes_no_later_grade(tmp_path, monkeypatch, timeout):
+    monkeypatch.setenv("MLERAY_GRADER_TIMEOUT", timeout)
+    answers = regression_answers()
+    (tmp_path / "grade.py").write_text(GRADER + "\ndef edits(s, a):\n    a['y'] += 1\n    return grade(s, a)\n")
+    competition = make_competition(tmp_path, answers, metric=None, grader="grade:edits")
+    submission = write(tmp_path / "s.csv", answers.assign(y=answers["y"] + 1))
+    assert [grade_submission(competition, submission).score for _ in range(2)] == [0.0, 0.0]

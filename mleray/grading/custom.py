@@ -103,10 +103,12 @@ def run_grader(spec: str, root: Path, text: str, name: str, answers: Any) -> flo
         raise SubmissionError(f"{name}: empty file (no header)") from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise SubmissionError(f"{name}: not a valid CSV ({' '.join(str(exc).split())})") from None
-    given = answers.copy() if isinstance(answers, pd.DataFrame) else [dict(a) for a in answers]
     timeout = grader_timeout()
-    outcome = _call(grader, submission, given) if timeout == 0 else _call_bounded(grader, submission, given, timeout)
-    kind, value = outcome
+    if timeout == 0:  # in this process: a grader that edits its answers must not edit the cached ones
+        given = answers.copy() if isinstance(answers, pd.DataFrame) else [dict(a) for a in answers]
+        kind, value = _call(grader, submission, given)
+    else:  # a forked child's edits stay in the child
+        kind, value = _call_bounded(grader, submission, answers, timeout)
     if kind == "score":
         return value
     if kind == "rejected":
