@@ -215,3 +215,12 @@ def test_hostile_files_are_not_followed_or_collected(backend, tmp_path, monkeypa
     assert not (result.code_dir / "big.bin").exists()  # over the cap
     for path in (tmp_path / "work").rglob("*"):
         assert not path.is_symlink(), path
+
+
+def test_terabyte_sparse_file_is_not_copied_through(backend, tmp_path):
+    """Streaming a 1 TiB sparse file's zeros out of a container would take hours."""
+    started = time.monotonic()
+    result = run(backend, probe_request(tmp_path, "hostile", kwargs={"sparse_bytes": 1024**4}))
+    assert time.monotonic() - started < 60
+    assert result.status == FailureKind.COMPLETED.value
+    assert not (result.code_dir / "sparse.bin").exists()

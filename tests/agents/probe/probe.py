@@ -98,6 +98,9 @@ def hostile():
         handle.write("regular\n")
     with open(os.path.join(CODE, "big.bin"), "wb") as handle:
         handle.write(b"x" * int(KWARGS.get("big_bytes", 0)))
+    if KWARGS.get("sparse_bytes"):  # no disk used, but an archive of it streams every zero
+        with open(os.path.join(CODE, "sparse.bin"), "wb") as handle:
+            handle.truncate(int(KWARGS["sparse_bytes"]))
 
 
 def oom():
