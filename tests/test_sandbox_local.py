@@ -214,3 +214,23 @@ def test_baseline_is_seed_dependent_and_valid(tmp_path):
         submissions.append(result.submission_path.read_text())
     assert submissions[0] == submissions[2], "same seed, same submission"
     assert submissions[0] != submissions[1], "another seed, another model"
+
+
+def test_validate_wrapper_prefers_the_sample_submission(tmp_path):
+    """`validate-submission` compares with sample_submission.csv even when another file
+    with "sample" in its name sorts first."""
+    import subprocess
+    import sys
+
+    from mleray.sandbox.contract import VALIDATE_WRAPPER, VALIDATOR
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sample_submission.csv").write_text("id,target\n1,0\n2,0\n")
+    (data / "a_sample.csv").write_text("id,feature,other\n9,1,2\n")
+    submission = tmp_path / "submission.csv"
+    submission.write_text("id,target\n2,0.5\n1,0.25\n")
+    env = {"MLERAY_DATA": str(data), "MLERAY_VALIDATOR": str(VALIDATOR), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, str(VALIDATE_WRAPPER), str(submission)], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout.strip()) == (0, "Submission is valid."), result.stderr
