@@ -8,6 +8,7 @@ one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
@@ -50,12 +51,24 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    # Library warnings (e.g. an unreadable result file skipped) name their file already;
+    # the user needs that line, not the source location that raised it.
+    return f"warning: {message}\n"
+
+
 def main() -> None:
     _register_commands()
+    warnings.formatwarning = _one_line_warning
     try:
         app()
     except MlerayError as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        if exc.filename is None:  # not about a path the user gave: a bug, keep the traceback
+            raise
+        typer.echo(f"error: {exc.filename}: {exc.strerror or exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

@@ -26,7 +26,7 @@ def run(
     time_limit: float = typer.Option(600.0, "--time-limit", help="Seconds of agent time."),
     results: Optional[Path] = typer.Option(None, "--results",
                                            help="Results folder (default: a new results/run-<time>)."),
-    num_gpus: Optional[float] = typer.Option(None, "--num-gpus", help="GPUs to declare to the embedded Ray."),
+    num_gpus: Optional[float] = typer.Option(None, "--num-gpus", min=0, help="GPUs to declare to the embedded Ray."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per trial."),
 ) -> None:
     """Run one agent on one competition (one or more seeds) on an embedded local Ray."""

@@ -19,8 +19,8 @@ def sweep(
     address: str = typer.Option("local", "--address",
                                 help="local (embedded Ray), auto (running cluster) or HOST:PORT."),
     results: Optional[Path] = typer.Option(None, "--results", help="Results folder (default: the spec's)."),
-    num_gpus: Optional[float] = typer.Option(None, "--num-gpus", help="GPUs to declare to the embedded Ray."),
-    num_cpus: Optional[float] = typer.Option(None, "--num-cpus", help="CPUs to declare to the embedded Ray."),
+    num_gpus: Optional[float] = typer.Option(None, "--num-gpus", min=0, help="GPUs to declare to the embedded Ray."),
+    num_cpus: Optional[float] = typer.Option(None, "--num-cpus", min=0, help="CPUs to declare to the embedded Ray."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per trial."),
 ) -> None:
     """Run every trial of a sweep spec not already final in its results folder."""
