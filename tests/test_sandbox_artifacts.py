@@ -133,3 +133,12 @@ def test_copy_tree_entries_are_capped(tmp_path, monkeypatch):
     collected = artifacts.copy_tree(src, tmp_path / "dest", 1024)
     assert collected.files == 10 and collected.skipped[-1].endswith("(stopped: over 10 entries)")
     assert Path(tmp_path / "dest").is_dir()
+
+
+def test_a_tree_replaced_by_a_file_is_skipped(tmp_path):
+    """The agent turned /home/code into a regular file: its archive is one file entry named
+    like the tree, which cannot be written over the destination folder."""
+    stream = tar_bytes([("code", b"not a folder")])
+    collected = artifacts.extract_archive(chunked(stream), tmp_path / "code", 1024)
+    assert (tmp_path / "code").is_dir() and list((tmp_path / "code").iterdir()) == []
+    assert collected.files == 0 and len(collected.skipped) == 1
