@@ -56,3 +56,12 @@ def test_results_path_that_is_a_file_is_one_line(tmp_path, builtin_data):
     done = mleray("sweep", str(spec), "--results", str(in_the_way), "--num-cpus", "1")
     assert_one_error_line(done, str(in_the_way))
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize("command", [["competitions", "list"], ["competitions", "show", "x"],
+                                     ["prepare", "x"]])
+def test_competitions_path_that_is_no_folder_is_named(tmp_path, command):
+    absent = tmp_path / "no-such-registry"
+    done = mleray(*command, "--competitions-path", str(absent))
+    assert_one_error_line(done, f"--competitions-path {absent}: no such folder")
+    assert done.stdout == ""

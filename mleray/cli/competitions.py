@@ -30,9 +30,16 @@ MlebenchOption = typer.Option(None, "--mlebench-data-dir", help=MLEBENCH_HELP)
 
 
 def _paths(values: Optional[List[str]]) -> list[str] | None:
+    """The --competitions-path folders; a typo is an error, not a silently shorter list."""
+    from mleray.cli import fail
+
     if not values:
         return None
-    return [p for value in values for p in value.split(os.pathsep) if p]
+    paths = [p for value in values for p in value.split(os.pathsep) if p]
+    for path in paths:
+        if not Path(path).expanduser().is_dir():
+            raise fail(f"--competitions-path {path}: no such folder")
+    return paths
 
 
 def _fail(exc: MlerayError) -> typer.Exit:
