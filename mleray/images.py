@@ -153,9 +153,12 @@ def build_agent_image(
     ca_bundle: str | os.PathLike | None = None,
 ) -> BuildOutcome:
     """Build `agent`'s image FROM the base image (building that first if needed)."""
-    if agent.image and not agent.dockerfile:
-        return BuildOutcome(agent.image, built=False)  # a prebuilt image: nothing to build
     client = client or docker_client()
+    if agent.image and not agent.dockerfile:  # a prebuilt image: nothing to build, only to check
+        if not image_exists(client, agent.image):
+            raise ImageBuildError(f"agent {agent.name} uses the prebuilt image {agent.image} (field 'image'), "
+                                  f"which is not on this engine: docker pull {agent.image} (or docker load)")
+        return BuildOutcome(agent.image, built=False)
     base = build_base_image(client).tag
     tag = image_tag(agent)
     if not force and image_exists(client, tag):

@@ -11,7 +11,7 @@ import pytest
 
 from mleray import images
 from mleray.agents import load_agent
-from mleray.errors import SpecError
+from mleray.errors import SandboxUnavailableError, SpecError
 
 
 def test_base_tag_hashes_package_list_and_script(tmp_path, monkeypatch):
@@ -110,6 +110,30 @@ def test_failed_build_is_one_clear_line(tmp_path):
     with pytest.raises(images.ImageBuildError, match=rf"building mleray-agent-{agent.name}:\w+ from .*Dockerfile failed") as info:
         images.build_agent_image(agent)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.docker
+def test_missing_prebuilt_image_says_pull_not_build(tmp_path, client):
+    """`build` cannot make a prebuilt image: it must not answer "exists" for one that is
+    missing, and the sandbox must not send the user to `build`."""
+    from mleray.sandbox.docker import DockerSandbox
+
+    folder = _agent(tmp_path, "")
+    tag = f"h3-test-absent-{uuid.uuid4().hex[:8]}:1"
+    (folder / "config.yaml").write_text(f"name: prebuilt\nimage: {tag}\ncommand: [x]\n")
+    agent = load_agent(folder)
+    with pytest.raises(images.ImageBuildError, match=rf"prebuilt image {tag} .* docker pull {tag}"):
+        images.build_agent_image(agent, client)
+    with pytest.raises(SandboxUnavailableError, match=rf"prebuilt image {tag} .* docker pull"):
+        DockerSandbox(client=client).check_ready(agent)
+    assert images.build_agent_image(load_agent(_prebuilt(tmp_path, images.base_image_tag())), client).built is False
+
+
+def _prebuilt(tmp_path: Path, tag: str) -> Path:
+    folder = tmp_path / "present"
+    folder.mkdir()
+    (folder / "config.yaml").write_text(f"name: present\nimage: {tag}\ncommand: [x]\n")
+    return folder
 
 
 def test_build_all_skips_aideml_unless_asked(monkeypatch):

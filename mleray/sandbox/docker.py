@@ -49,6 +49,8 @@ OUTPUT_LOG_CAP = "10m"  # json-file max-size: the agent's stdout cannot fill the
 
 
 def missing_image_message(tag: str, agent: AgentConfig) -> str:
+    if agent.image and not agent.dockerfile:  # nothing mleray could build
+        return f"prebuilt image {tag} for agent {agent.name} is not on this node: docker pull {tag} (or docker load)"
     return f"image {tag} for agent {agent.name} is not built: run `mleray agents build {agent.name}`"
 
 
