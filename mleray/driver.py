@@ -182,11 +182,15 @@ def _run_connected(spec: SweepSpec, todo: list[Trial], results: Path, address: s
     with _signals_handled(_raise_interrupt):  # SIGTERM cancels like Ctrl-C
         try:
             loop.run(progress)
-        except KeyboardInterrupt:
-            # a second Ctrl-C must not cut the clean-up short and leave containers behind
+        except BaseException:
+            # Ctrl-C, or a fault of the driver itself (a full disk): nothing may go on
+            # running, least of all containers holding GPUs; a second Ctrl-C must not cut
+            # the clean-up short
             with _signals_handled(signal.SIG_IGN, (signal.SIGINT, signal.SIGTERM)):
-                loop.cancel_all()
-                _reap(spec.sandbox, todo[0].results_key, address)
+                try:
+                    loop.cancel_all()
+                finally:
+                    _reap(spec.sandbox, todo[0].results_key, address)
             raise
     return replace(summary, attempts=loop.attempts, retries=loop.retries, counts=dict(loop.counts),
                    wall_seconds=time.monotonic() - started)
@@ -349,17 +353,19 @@ class SweepLoop:
         for job in self.running.values():
             job.actor.cancel.remote()
         deadline = time.monotonic() + CANCEL_GRACE_S
-        while (self.running or self.grading) and time.monotonic() < deadline:
-            ready, _ = ray.wait(list(self.running) + list(self.grading), num_returns=1, timeout=0.5)
-            for ref in ready:
-                if ref in self.grading:
-                    self._on_graded(ref)
-                else:
-                    self._on_run_done(ref, cancelling=True)
-        for job in self.running.values():
-            ray.kill(job.actor, no_restart=True)
-        self.running.clear()
-        self.queue.clear()
+        try:
+            while (self.running or self.grading) and time.monotonic() < deadline:
+                ready, _ = ray.wait(list(self.running) + list(self.grading), num_returns=1, timeout=0.5)
+                for ref in ready:
+                    if ref in self.grading:
+                        self._on_graded(ref)
+                    else:
+                        self._on_run_done(ref, cancelling=True)
+        finally:  # even if recording failed (the fault that got us here, again)
+            for job in self.running.values():
+                ray.kill(job.actor, no_restart=True)
+            self.running.clear()
+            self.queue.clear()
 
 
 def _first_line(exc: BaseException) -> str:

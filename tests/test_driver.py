@@ -212,14 +212,47 @@ def test_a_lost_attempt_is_charged_from_placement_not_from_queueing(tmp_path, ra
     ray = ray_two_gpus
     trial = plan_trials(sweep_spec(tmp_path, {"name": "noop"}))[0]
 
-    def lost(actor, wait_s):
+    def lost(actor, wait_s, placed):
         job = _InFlight(trial, 1, actor, actor.placed_at.remote())
+        if placed:  # a busy machine can take seconds to start the actor's worker
+            ray.get(job.placed_ref, timeout=120)
         time.sleep(wait_s)
         ref = actor.run.remote(trial, 1)
         ray.kill(actor, no_restart=True)
         return _outcome_of(ref, job)
 
-    queued = lost(TrialActor.options(num_cpus=0, resources={"no_such_node": 1}).remote(), 2.0)
+    queued = lost(TrialActor.options(num_cpus=0, resources={"no_such_node": 1}).remote(), 2.0, False)
     assert queued.status == "infra_error" and queued.wall_seconds < 0.5  # never placed: held nothing
-    placed = lost(TrialActor.options(num_cpus=0, num_gpus=0.5).remote(), 2.0)
+    placed = lost(TrialActor.options(num_cpus=0, num_gpus=0.5).remote(), 2.0, True)
     assert placed.status == "infra_error" and 1.5 < placed.wall_seconds < 30
+
+
+@pytest.mark.ray
+def test_a_driver_fault_cancels_what_runs(tmp_path, ray_two_gpus, monkeypatch):
+    # the results disk fills up mid-sweep: the driver fails, and nothing it started keeps
+    # running (a container would hold its GPU until the time limit)
+    import time
+
+    from mleray.results import ResultWriter
+
+    agent = make_agent(tmp_path, "slow-seed", """
+        import os, shutil, time
+        time.sleep(40 * int(os.environ["MLERAY_SEED"]))
+        shutil.copy(os.path.join(os.environ["MLERAY_DATA"], "sample_submission.csv"),
+                    os.path.join(os.environ["MLERAY_SUBMISSION_DIR"], "submission.csv"))
+    """)
+    real_write = ResultWriter.write_trial
+
+    def write_trial(self, row, final=True):
+        if final:
+            raise OSError(28, "No space left on device")
+        return real_write(self, row, final)
+
+    monkeypatch.setattr(ResultWriter, "write_trial", write_trial)
+    spec = sweep_spec(tmp_path, {"name": str(agent)}, seeds=2)
+    began = time.monotonic()
+    with pytest.raises(OSError, match="No space left"):
+        run_sweep(spec, progress=False)
+    assert time.monotonic() - began < 35  # the 40 s seed was stopped, not waited for
+    attempts = load_attempts(spec.results_dir)
+    assert attempts["status"].tolist() == ["cancelled"] and attempts.loc[0, "seed"] == 1
