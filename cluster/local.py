@@ -16,7 +16,7 @@ import argparse
 import os
 import signal
 
-ANSWERS_RESOURCE = "mleray_answers"
+from mleray.actors.options import ANSWERS_RESOURCE
 
 
 def start_local_cluster(workers: int = 2, gpus: float = 2, cpus: float = 4,

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping
 
+from mleray.actors.options import ANSWERS_RESOURCE
 from mleray.errors import FailureKind, MlerayError, NotPreparedError
 from mleray.ledger import record_capacity
 from mleray.plan import Trial, pending_trials, plan_trials
@@ -33,7 +34,6 @@ from mleray.spec import SweepSpec
 ADMISSION_MARGIN = 2      # attempts queued beyond what fits at once, so no slot idles
 CANCEL_GRACE_S = 20.0     # how long cancelled sandboxes get to stop and clean up
 RESIZE_EVERY_S = 5.0      # how often the admission limit follows nodes joining or leaving
-ANSWERS_RESOURCE = "mleray_answers"
 NODE_LOCAL_ENV = ("MLERAY_DATA_DIR", "MLERAY_SCRATCH_DIR")
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import ray
 
+from mleray.actors.options import ANSWERS_RESOURCE
 from mleray.grading.report import GradeReport
 from mleray.plan import Trial
 
-ANSWERS_RESOURCE = "mleray_answers"
 # Grading asks for no CPU: it is short and light, it must not queue behind trials waiting
 # for CPUs (results would only land at the end, and a crash would lose them), and the
 # answers node of a cluster declares CPU 0 so that no agent ever runs next to the answers.

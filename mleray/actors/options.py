@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from mleray.plan import Trial
 
+# Ray's custom resource that only the node holding the private answers declares: grading
+# tasks ask for a sliver of it (mleray.actors.grading_task), so answers never leave it
+ANSWERS_RESOURCE = "mleray_answers"
+
 
 def actor_options(trial: Trial) -> dict:
     """`num_gpus` is 0, whole or 1/k (the spec checks it); `memory` is a scheduling
