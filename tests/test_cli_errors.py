@@ -65,3 +65,11 @@ def test_competitions_path_that_is_no_folder_is_named(tmp_path, command):
     done = mleray(*command, "--competitions-path", str(absent))
     assert_one_error_line(done, f"--competitions-path {absent}: no such folder")
     assert done.stdout == ""
+
+
+def test_status_heading_stays_one_line_in_a_narrow_terminal(tmp_path):
+    results = write_results(tmp_path / "results", [{"competition_id": "c", "seed": s}
+                                                   for s in range(3)])
+    done = mleray("status", str(results), env={"COLUMNS": "60"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == f"{results}: 3 trials, 3 attempts"

@@ -66,8 +66,9 @@ def _print_ledger(results: Path, ledger: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    statuses = Table(title=f"{results}: {ledger['trials']} trials, {ledger['attempts']} attempts",
-                     title_justify="left")
+    # The heading is a line of its own: as a table title it wraps to the narrow table's width.
+    heading = f"{results}: {ledger['trials']} trials, {ledger['attempts']} attempts"
+    statuses = Table()
     statuses.add_column("status")
     statuses.add_column("trials", justify="right")
     for name, count in ledger["by_status"].items():
@@ -91,5 +92,6 @@ def _print_ledger(results: Path, ledger: dict) -> None:
     ]:
         usage.add_row(label, value)
     console = Console()
+    console.print(heading, highlight=False, soft_wrap=True)
     console.print(statuses)
     console.print(usage)
