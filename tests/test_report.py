@@ -227,3 +227,24 @@ def test_cli_out_that_cannot_be_written_is_one_line(cli, partial_sweep, tmp_path
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(f"error: --out {out}: cannot write the report there")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_hardware_table_compares_gpu_shares_swept_on_the_same_seeds(tmp_path):
+    """Two sweeps of one agent, at GPU share 0.5 then 1, on the same competitions and
+    seeds: the medal rates count each cell once (the later run), but the hardware table,
+    which exists to compare shares, keeps both."""
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    rows = [run(comp, seed, won=(share == 1.0), sweep=f"share-{share}", gpu_share=share,
+                gpu_seconds=share * 600, trial_id=f"{share}-{comp}-{seed}",
+                finished_at=start + timedelta(hours=share))
+            for share in (0.5, 1.0) for comp in ("comp-a", "comp-b") for seed in range(2)]
+    report = build_report(write_results(tmp_path / "results", rows))
+    by_share = {row["gpu_share"]: row for row in report.hardware}
+    assert sorted(by_share) == [0.5, 1.0]
+    assert (by_share[0.5]["runs"], by_share[0.5]["any_medal_pct"]) == (4, 0.0)
+    assert (by_share[1.0]["runs"], by_share[1.0]["any_medal_pct"]) == (4, 100.0)
+    rate = next(r for r in report.medal_rates if r["metric"] == "any_medal")
+    assert rate["mean_pct"] == 100.0 and rate["seeds"] == 2
+    assert any("only the latest is counted" in line for line in report.missing)

@@ -114,6 +114,7 @@ class _Frames:
     attempts: pd.DataFrame         # every attempt in scope (GPU accounting)
     trials: pd.DataFrame           # latest final attempt per trial
     runs: pd.DataFrame             # trials that ran, one per group × competition × seed
+    runs_by_share: pd.DataFrame    # the same, one per group × GPU share × competition × seed
     snapshots: pd.DataFrame
     expected: dict                 # split name (None without splits) -> competition ids
     notes: list[str]               # what was set aside, for `missing`
@@ -137,11 +138,16 @@ def _read(results_dir: Path, splits: list[str]) -> _Frames:
     if len(final_rows) > len(trials):
         notes.append(f"{len(final_rows) - len(trials)} final rows superseded by a later "
                      f"attempt of the same trial")
-    runs, duplicates = one_run_per_cell(runs_frame(trials), GROUP_KEYS)
+    all_runs = runs_frame(trials)
+    runs, duplicates = one_run_per_cell(all_runs, GROUP_KEYS)
+    # Sweeps of one agent at several GPU shares share cells; the hardware table compares them.
+    by_share, _ = one_run_per_cell(all_runs, [*GROUP_KEYS, "gpu_share"])
     if duplicates:
         notes.append(f"{duplicates} runs share a group, competition and seed with a later "
-                     f"one (different sweep or kwargs); only the latest is counted")
-    return _Frames(attempts, trials, runs, snapshots, expected, notes, all_attempts.empty)
+                     f"one (different sweep or kwargs); only the latest is counted (the hardware "
+                     f"table keeps one per GPU share)")
+    return _Frames(attempts, trials, runs, by_share, snapshots, expected, notes,
+                   all_attempts.empty)
 
 
 def _by_split(frame: pd.DataFrame, expected: dict) -> pd.DataFrame:
@@ -211,6 +217,7 @@ def build_report(results_dir: str | Path, ks: list[int] | None = None,
         paired=records(bootstrap.paired_table(runs, keys, "any_medal", n_boot, seed)),
         time_curves=records(curves.time_curves(runs, frames.snapshots, keys)),
         gpu_cost=records(curves.gpu_cost(_by_split(frames.attempts, frames.expected), runs, keys)),
-        hardware=records(curves.hardware_table(runs, keys)),
+        hardware=records(curves.hardware_table(_by_split(frames.runs_by_share, frames.expected),
+                                               keys)),
         competition_scores=records(best),
     )
