@@ -134,7 +134,14 @@ def load_split(name: str) -> list[str]:
     if not path.is_file():
         raise NotFoundError(f"unknown split {name!r} (no {path}; known: {', '.join(list_splits())})")
     ids = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
-    return [i for i in ids if i]
+    first_line: dict[str, int] = {}
+    for number, competition_id in enumerate(ids, start=1):
+        if competition_id in first_line:  # it would count twice in every per-seed denominator
+            raise SpecError(f"{path}: line {number}: {competition_id!r} is listed twice "
+                            f"(first on line {first_line[competition_id]})")
+        if competition_id:
+            first_line[competition_id] = number
+    return list(first_line)
 
 
 # --------------------------------------------------------------------------- parsing

@@ -143,3 +143,14 @@ def test_load_callable_resolves_files_relative_to_the_folder(tmp_path):
         registry.load_callable(comp, "prepare.py:nope")
     with pytest.raises(SpecError, match="no file"):
         registry.load_callable(comp, "missing.py:prepare")
+
+
+def test_a_split_listing_an_id_twice_names_the_file_and_lines(monkeypatch, tmp_path):
+    (tmp_path / "splits").mkdir()
+    split = tmp_path / "splits" / "mine.txt"
+    split.write_text("comp-a\n# a comment\ncomp-b  # trailing\n\ncomp-a\n")
+    monkeypatch.setenv("MLERAY_BUILTIN_COMPETITIONS", str(tmp_path))
+    with pytest.raises(SpecError, match=rf"{split}: line 5: 'comp-a' is listed twice \(first on line 1\)"):
+        registry.load_split("mine")
+    split.write_text("comp-a\n# a comment\ncomp-b  # trailing\n\n")
+    assert registry.load_split("mine") == ["comp-a", "comp-b"]
