@@ -73,3 +73,10 @@ def test_status_heading_stays_one_line_in_a_narrow_terminal(tmp_path):
     done = mleray("status", str(results), env={"COLUMNS": "60"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == f"{results}: 3 trials, 3 attempts"
+
+
+def test_agents_table_keeps_descriptions_readable_in_80_columns():
+    done = mleray("agents", "list", env={"COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    assert max(map(len, done.stdout.splitlines())) <= 80
+    assert "A random forest on" in done.stdout  # not a word or two per line

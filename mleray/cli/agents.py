@@ -23,8 +23,10 @@ def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON 
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("agent", "network", "secrets", "description")
-    table.add_column("image", no_wrap=True)
+    # The image tag folds rather than squeezing the description to a word per line.
+    table = Table("agent", "network", "secrets")
+    table.add_column("description", ratio=2)
+    table.add_column("image", overflow="fold", ratio=1)
     for row in rows:
         table.add_row(row["name"], row["network"], ", ".join(row["secrets"]) or "-", row["description"],
                       row["image"])
