@@ -52,7 +52,7 @@ def naive_tables(trials: pd.DataFrame, ks: list[int]) -> tuple[dict, dict]:
         competitions.add(competition)
         if status in NOT_RUN_STATUSES:
             continue
-        won = status == "completed" and bool(any_medal)
+        won = bool(any_medal) if pd.notna(any_medal) else False  # ungraded: no medal
         per_comp[((agent, model), competition)][0] += 1
         per_comp[((agent, model), competition)][1] += won
         per_seed[((agent, model), seed)][0] += 1

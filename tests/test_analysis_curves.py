@@ -25,8 +25,8 @@ def snap(trial_id, hours, won, attempt=1):
 
 
 def three_runs():
-    """t1 reaches a medal at 1.5 h and keeps it; t2 has one at 2.5 h but then times out;
-    t3 never takes a snapshot and ends without a medal."""
+    """t1 reaches a medal at 1.5 h and keeps it; t2 has one at 2.5 h and times out holding
+    it (it keeps it, as in MLE-bench); t3 never takes a snapshot and ends without a medal."""
     trials = [
         {"trial_id": "t1", "competition_id": "A", "seed": 0, "any_medal": True, "wall_seconds": 3 * H},
         {"trial_id": "t2", "competition_id": "A", "seed": 1, "status": "timeout",
@@ -49,7 +49,7 @@ def test_latest_snapshot_at_or_before_each_time():
     grid = np.array([0, 1, 2, 2.75, 3]) * H
     table = curves.time_curves(runs, snapshots, KEYS, grid_seconds=grid)
     assert curve(table) == pytest.approx({0.0: 0.0, 1.0: 0.0, 2.0: 100 / 3, 2.75: 200 / 3,
-                                          3.0: 100 / 3})
+                                          3.0: 200 / 3})
     assert set(table["runs"]) == {3}
 
 

@@ -21,14 +21,15 @@ def medal(competition_id, seed, won, **extra):
 
 
 def sweep_rows():
-    """Two competitions, four seeds. Per-seed any-medal %: 50, 100, 0, and seed 3 lacks B.
+    """Two competitions, four seeds. Per-seed any-medal %: 50, 100, 50, and seed 3 lacks B.
 
-    seed 2's A timed out holding a medal-winning file: a failure, not a medal.
+    seed 2's A timed out holding a medal-winning file: as in MLE-bench, it keeps the medal;
+    seed 2's B crashed without a valid submission: a failure.
     """
     return [
         medal("A", 0, True), medal("B", 0, False),
         medal("A", 1, True), medal("B", 1, True),
-        medal("A", 2, True, status="timeout"), medal("B", 2, False),
+        medal("A", 2, True, status="timeout"), medal("B", 2, False, status="agent_error"),
         medal("A", 3, True), medal("B", 3, False, status="infra_error"),
     ]
 
@@ -40,28 +41,32 @@ def frames(rows):
     return trials, runs, seeds
 
 
-def test_runs_drop_not_run_and_fail_incomplete_statuses():
+def test_runs_drop_not_run_and_judge_the_rest_by_their_grade():
     trials, runs, _ = frames(sweep_rows())
     assert len(trials) == 8 and len(runs) == 7          # infra_error is not a run
     timed_out = runs.loc[runs["status"] == "timeout"].iloc[0]
-    assert not timed_out["any_medal"] and not timed_out["valid_submission"]
+    assert timed_out["any_medal"] and timed_out["valid_submission"]
+    crashed = runs.loc[runs["status"] == "agent_error"].iloc[0]
+    assert not crashed["any_medal"]
 
 
 def test_mean_and_sem_by_hand():
     _, runs, seeds = frames(sweep_rows())
     table = rates.seed_table(runs, KEYS, seeds, ["A", "B"])
     per_seed = table.set_index("seed")
-    assert per_seed["any_medal_pct"].tolist() == [50.0, 100.0, 0.0, 50.0]
+    assert per_seed["any_medal_pct"].tolist() == [50.0, 100.0, 50.0, 50.0]
     assert per_seed["complete"].tolist() == [True, True, True, False]
     rate = rates.medal_rates(table, KEYS).set_index("metric").loc["any_medal"]
-    # complete seeds 50, 100, 0: mean 50, sample sd 50, SEM 50/√3
-    assert rate["mean_pct"] == pytest.approx(50.0)
-    assert rate["sem_pct"] == pytest.approx(50 / math.sqrt(3))
-    assert rate["ci95_low_pct"] == pytest.approx(50 - 1.96 * 50 / math.sqrt(3))
+    # complete seeds 50, 100, 50: mean 200/3; deviations -50/3, 100/3, -50/3 give a sample
+    # sd of sqrt((2500 + 10000 + 2500) / 9 / 2) = 50/sqrt(3), so SEM = 50/3
+    assert rate["mean_pct"] == pytest.approx(200 / 3)
+    assert rate["sem_pct"] == pytest.approx(50 / 3)
+    assert rate["ci95_low_pct"] == pytest.approx(200 / 3 - 1.96 * 50 / 3)
     assert (rate["seeds"], rate["seeds_incomplete"], rate["seeds_total"]) == (3, 1, 4)
-    # padded (MLE-bench --pad-missing): 50, 100, 0, 50 → mean 50, sd √(5000/3)
-    assert rate["padded_mean_pct"] == pytest.approx(50.0)
-    assert rate["padded_sem_pct"] == pytest.approx(math.sqrt(5000 / 3) / 2)
+    # padded (MLE-bench --pad-missing): 50, 100, 50, 50 → mean 62.5; deviations -12.5, 37.5,
+    # -12.5, -12.5 give a sample sd of sqrt(1875 / 3) = 25, so SEM = 25/√4 = 12.5
+    assert rate["padded_mean_pct"] == pytest.approx(62.5)
+    assert rate["padded_sem_pct"] == pytest.approx(12.5)
 
 
 def test_gold_and_valid_rates_by_hand():

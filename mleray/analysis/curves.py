@@ -3,8 +3,8 @@
 The time curve answers "had the budget been t, what would the rate be?". For each run
 and each grid time t, the run's state is its latest graded snapshot at or before t
 (mode "latest"), or whether any snapshot so far succeeded (mode "best"). A run's final
-grade counts as one more event at its `wall_seconds` (False for runs that did not
-complete), so at the full budget the curve meets the final rate. Runs with no event
+grade counts as one more event at its `wall_seconds` (whatever its exit status, as in
+the final rates), so at the full budget the curve meets the final rate. Runs with no event
 at or before t count as failures; the denominator is every run of the group.
 
 Vectorised over events: each run's state changes (+1 / −1) are summed per grid bin and

@@ -5,8 +5,10 @@ trial rows into the "what ran and did it succeed" frame every rate is computed f
 
 - `cancelled` and `infra_error` mean "not run": they leave the denominators and are
   reported as missing;
-- every other status ran; a run that did not complete counts as a failure in every rate
-  (its grade fields are forced to False), never dropped.
+- every other status ran and is judged by the grade of whatever submission it left, as
+  MLE-bench grades a run however the agent ended: a run that timed out (AIDE-style agents
+  always run to the limit) keeps its medal; one that crashed without a valid submission
+  has none. Runs are never dropped from the denominators.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from mleray import results as results_store
 from mleray.errors import MlerayError
 
 NOT_RUN_STATUSES = ("cancelled", "infra_error")
-COMPLETED = "completed"
 NO_MODEL = "-"  # shown for trials whose agent takes no model
 GROUP_KEYS = ["agent", "model"]
 
@@ -101,12 +102,11 @@ def final_trials(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def runs_frame(trials: pd.DataFrame) -> pd.DataFrame:
-    """The trials that ran (from `final_trials`), with boolean metric columns that are
-    False unless the trial completed."""
+    """The trials that ran (from `final_trials`), with boolean metric columns taken from
+    their grades whatever their exit status (null, i.e. ungraded, means False)."""
     runs = trials.loc[~trials["status"].isin(NOT_RUN_STATUSES)].copy()
-    completed = runs["status"].eq(COMPLETED).to_numpy()
     for column in SEED_METRICS:  # .eq(True): null (ungraded) and NaN both mean "no"
-        runs[column] = runs[column].eq(True).to_numpy() & completed
+        runs[column] = runs[column].eq(True).to_numpy()
     # As MLE-bench does: a medal is any of gold, silver, bronze.
     runs["any_medal"] = runs[["any_medal", "gold_medal", "silver_medal", "bronze_medal"]].any(axis=1)
     return runs.reset_index(drop=True)

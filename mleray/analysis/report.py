@@ -30,9 +30,9 @@ NOTES = [
     "mean ± 1.96·SEM. padded_* counts a missing competition as no medal (MLE-bench's "
     "--pad-missing).",
     "Differences from MLE-bench: seeds are the trials' seed labels (MLE-bench pairs reports "
-    "by read order); one seed gives SEM = null (MLE-bench prints 0); a run that did not "
-    "complete (agent_error, timeout, oom) is a failure even if it left a gradable file; "
-    "infra_error and cancelled trials were not run and are reported as missing.",
+    "by read order); one seed gives SEM = null (MLE-bench prints 0). As in MLE-bench, a "
+    "run is judged by the submission it left whatever its exit status (timeout, agent_error, "
+    "oom included); infra_error and cancelled trials were not run and are reported as missing.",
     "pass@k is the unbiased estimator 1 - C(n-c,k)/C(n,k) per competition, averaged over "
     "competitions with at least k runs. Bootstrap intervals resample competitions.",
 ]
