@@ -262,8 +262,11 @@ def _read_folder(folder: Path, schema: pa.Schema, columns: list[str] | None = No
     empty = schema.empty_table()
     if not folder.is_dir():
         return empty.select(columns) if columns else empty
+    required = [f.name for f in schema if not f.nullable and (columns is None or f.name in columns)]
     try:
-        return ds.dataset(folder, format="parquet", schema=schema).to_table(columns=columns)
+        table = ds.dataset(folder, format="parquet", schema=schema).to_table(columns=columns)
+        if not any(table.column(name).null_count for name in required):
+            return table
     except (pa.ArrowException, OSError):
         pass  # one bad file: fall back to reading file by file
     tables = []
@@ -271,6 +274,11 @@ def _read_folder(folder: Path, schema: pa.Schema, columns: list[str] | None = No
         if path.name.startswith((".", "_")):
             continue
         try:
+            missing = [name for name in required if name not in pq.read_schema(path).names]
+            if missing:  # another program's file: its rows would be null identities
+                warnings.warn(f"skipping {path}: not an mleray result file (no column "
+                              f"{', '.join(missing)})", stacklevel=3)
+                continue
             tables.append(pq.read_table(path, schema=schema, columns=columns))
         except (pa.ArrowException, OSError) as exc:
             warnings.warn(f"skipping unreadable result file {path}: {exc}", stacklevel=3)
@@ -358,6 +366,8 @@ def load_snapshots(results_dir: str | os.PathLike) -> pd.DataFrame:
 
 def _existing(results_dir: str | os.PathLike) -> Path:
     root = Path(results_dir)
+    if root.exists() and not root.is_dir():
+        raise NotFoundError(f"{root} is not a results folder (it is a file)")
     if not root.is_dir():
         raise NotFoundError(f"results folder {root} does not exist")
     return root

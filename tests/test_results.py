@@ -87,6 +87,23 @@ def test_leftover_temp_and_unreadable_files_are_ignored(tmp_path):
     assert len(df) == 1
 
 
+def test_a_foreign_parquet_file_is_skipped_not_read_as_null_rows(tmp_path):
+    trial = make_trials()[0]
+    write_final(tmp_path, trial, make_outcome(trial))
+    pd.DataFrame({"x": [1, 2]}).to_parquet(tmp_path / "trials" / "other-program.parquet")
+    with pytest.warns(UserWarning, match="not an mleray result file"):
+        df = load(tmp_path)
+    assert df["trial_id"].tolist() == [trial.trial_id]
+    with pytest.warns(UserWarning, match="not an mleray result file"):
+        assert final_trial_ids(tmp_path) == {trial.trial_id}
+
+
+def test_a_file_given_as_results_folder_is_one_line_error(tmp_path):
+    (tmp_path / "results.csv").write_text("x\n")
+    with pytest.raises(NotFoundError, match="is not a results folder"):
+        load(tmp_path / "results.csv")
+
+
 def test_duplicates_keep_latest_attempt_and_say_so(tmp_path):
     trial = make_trials()[0]
     # written out of order, as a crash between writing attempt 2 and retiring attempt 1 leaves them
