@@ -39,9 +39,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from mleray.cli import agents, competitions, report, run, sweep
+    from mleray.cli import agents, competitions, regrade, report, run, sweep
 
-    for module in (competitions, agents, run, sweep, report):
+    for module in (competitions, agents, run, sweep, regrade, report):
         module.register(app)
 
 
