@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from mleray.data import ensure_prepared
 from mleray.grading import grade_submission
 from mleray.registry import get_competition
-from mleray.results import (GRADE, SUBMISSIONS, TRIAL_SCHEMA, TRIALS, _existing, _grade_columns,
+from mleray.results import (GRADE, SUBMISSIONS, TRIAL_SCHEMA, TRIALS, existing_results_folder, grade_columns,
                             exclusive, write_atomic)
 
 NOT_RUN = ("infra_error", "cancelled")  # no submission was produced: nothing to grade
@@ -43,7 +43,7 @@ def regrade(results_dir: str | os.PathLike, *, only_failed: bool = False,
     `only_failed` limits it to rows whose grading failed (`grade_error` set with no
     score). A row whose submission was not stored (written before submissions were kept)
     is left untouched rather than regraded as "no submission"."""
-    root = _existing(results_dir)
+    root = existing_results_folder(results_dir)
     summary, competitions = RegradeSummary(), {}
     with exclusive(root):
         for path in sorted((root / TRIALS).glob("*.parquet")):
@@ -61,7 +61,7 @@ def regrade(results_dir: str | os.PathLike, *, only_failed: bool = False,
             if cid not in competitions:
                 competitions[cid] = ensure_prepared(get_competition(cid, extra_paths=extra_paths))
             report = grade_submission(competitions[cid], stored if stored.is_file() else None)
-            new = {**row, **_grade_columns(report)}
+            new = {**row, **grade_columns(report)}
             if any(new[name] != row[name] for name in _COMPARED):
                 summary.changed.append(row["trial_id"])
             write_atomic(path, pa.Table.from_pylist([new], schema=TRIAL_SCHEMA))

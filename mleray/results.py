@@ -117,7 +117,8 @@ SUBMISSIONS = "submissions"
 SPEC_FILE = "sweep.yaml"
 
 
-def _grade_columns(report: "GradeReport | None") -> dict:
+def grade_columns(report: "GradeReport | None") -> dict:
+    """The GRADE columns of a row for a report (all null for none)."""
     if report is None:
         return {f.name: None for f in GRADE}
     values = report.to_dict()
@@ -143,13 +144,13 @@ def build_trial_row(trial: "Trial", outcome: "TrialOutcome", report: "GradeRepor
         "finished_at": outcome.finished_at, "wall_seconds": outcome.wall_seconds,
         "gpu_seconds": trial.gpus * outcome.wall_seconds, "cpu_seconds": outcome.cpu_seconds,
         "peak_memory_bytes": outcome.peak_memory_bytes,
-        **_grade_columns(report),
+        **grade_columns(report),
         "mleray_version": __version__, "image_id": outcome.image_id, "kwargs": trial.kwargs_json,
     }
 
 
 def build_snapshot_row(trial: "Trial", attempt: int, elapsed: float, report: "GradeReport") -> dict:
-    return {**_identity(trial, attempt), "elapsed_seconds": elapsed, **_grade_columns(report)}
+    return {**_identity(trial, attempt), "elapsed_seconds": elapsed, **grade_columns(report)}
 
 
 def write_atomic(path: Path, data: bytes | pa.Table) -> None:
@@ -339,14 +340,14 @@ def _latest_per_trial(df: pd.DataFrame) -> pd.DataFrame:
 
 def load(results_dir: str | os.PathLike) -> pd.DataFrame:
     """One row per trial (its latest final attempt), every TRIAL_SCHEMA column."""
-    root = _existing(results_dir)
+    root = existing_results_folder(results_dir)
     df = _read_folder(root / TRIALS, TRIAL_SCHEMA).to_pandas()
     return _latest_per_trial(df) if len(df) else df
 
 
 def load_attempts(results_dir: str | os.PathLike) -> pd.DataFrame:
     """Every recorded attempt, final or not (for accounting), with a `final` column."""
-    root = _existing(results_dir)
+    root = existing_results_folder(results_dir)
     final = _read_folder(root / TRIALS, TRIAL_SCHEMA).to_pandas().assign(final=True)
     other = _read_folder(root / ATTEMPTS, TRIAL_SCHEMA).to_pandas().assign(final=False)
     frames = [f for f in (final, other) if len(f)]
@@ -355,7 +356,7 @@ def load_attempts(results_dir: str | os.PathLike) -> pd.DataFrame:
 
 def load_snapshots(results_dir: str | os.PathLike) -> pd.DataFrame:
     """Graded snapshots of each trial's final attempt, ordered by trial and elapsed time."""
-    root = _existing(results_dir)
+    root = existing_results_folder(results_dir)
     snaps = _read_folder(root / SNAPSHOTS, SNAPSHOT_SCHEMA).to_pandas()
     if not len(snaps):
         return snaps
@@ -364,7 +365,8 @@ def load_snapshots(results_dir: str | os.PathLike) -> pd.DataFrame:
     return snaps.sort_values(["trial_id", "elapsed_seconds"], kind="stable").reset_index(drop=True)
 
 
-def _existing(results_dir: str | os.PathLike) -> Path:
+def existing_results_folder(results_dir: str | os.PathLike) -> Path:
+    """`results_dir` as a Path; NotFoundError (one line) when it is missing or a file."""
     root = Path(results_dir)
     if root.exists() and not root.is_dir():
         raise NotFoundError(f"{root} is not a results folder (it is a file)")
