@@ -27,9 +27,11 @@ from mleray.analysis.passk import pass_at_k_table
 from mleray.analysis.report import build_report
 from mleray.analysis.synthetic import synthetic_trials, write_results
 
-BIG = dict(competitions=75, agents=4, models=5, seeds=667)     # 1,000,500 rows
-SMALL = [dict(competitions=75, agents=4, models=1, seeds=20),   # 6,000 rows
-         dict(competitions=75, agents=4, models=5, seeds=100)]  # 150,000 rows
+BIG = dict(competitions=75, agents=4, models=5, seeds=667)  # 1,000,500 rows
+SMALL = [
+    dict(competitions=75, agents=4, models=1, seeds=20),  # 6,000 rows
+    dict(competitions=75, agents=4, models=5, seeds=100),
+]  # 150,000 rows
 KEYS = ["agent", "model"]
 
 
@@ -48,7 +50,9 @@ def naive_tables(trials: pd.DataFrame, ks: list[int]) -> tuple[dict, dict]:
     per_seed: dict = defaultdict(lambda: [0, 0])
     competitions = set()
     columns = ["agent", "model", "competition_id", "seed", "status", "any_medal"]
-    for agent, model, competition, seed, status, any_medal in trials[columns].itertuples(index=False):
+    for agent, model, competition, seed, status, any_medal in trials[columns].itertuples(
+        index=False
+    ):
         competitions.add(competition)
         if status in NOT_RUN_STATUSES:
             continue
@@ -66,8 +70,10 @@ def naive_tables(trials: pd.DataFrame, ks: list[int]) -> tuple[dict, dict]:
     for (group, _), (run, won) in per_seed.items():
         if run == len(competitions):
             by_group[group].append(won / len(competitions) * 100)
-    return ({key: statistics.fmean(v) for key, v in pass_k.items()},
-            {group: statistics.fmean(v) for group, v in by_group.items()})
+    return (
+        {key: statistics.fmean(v) for key, v in pass_k.items()},
+        {group: statistics.fmean(v) for group, v in by_group.items()},
+    )
 
 
 def vectorised_tables(trials: pd.DataFrame, ks: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -76,8 +82,7 @@ def vectorised_tables(trials: pd.DataFrame, ks: list[int]) -> tuple[pd.DataFrame
     seeds = pd.MultiIndex.from_frame(final[[*KEYS, "seed"]].drop_duplicates())
     expected = sorted(final["competition_id"].unique())
     seed_table = rates.seed_table(runs, KEYS, seeds, expected)
-    return (pass_at_k_table(runs, KEYS, ["any_medal"], ks),
-            rates.medal_rates(seed_table, KEYS))
+    return (pass_at_k_table(runs, KEYS, ["any_medal"], ks), rates.medal_rates(seed_table, KEYS))
 
 
 def check_same(naive: tuple[dict, dict], vectorised: tuple[pd.DataFrame, pd.DataFrame]) -> float:
@@ -95,13 +100,17 @@ def bench_big(folder: Path, scale: float, repeats: int) -> None:
     start = time.perf_counter()
     table = synthetic_trials(**shape)
     write_results(folder, table, file_per_trial=False)
-    print(f"synthetic table: {table.num_rows:,} rows ({shape}), generated and written in "
-          f"{time.perf_counter() - start:.1f} s")
+    print(
+        f"synthetic table: {table.num_rows:,} rows ({shape}), generated and written in "
+        f"{time.perf_counter() - start:.1f} s"
+    )
     times, report = timed(lambda: build_report(folder), repeats)
-    print(f"build_report: median {statistics.median(times):.2f} s "
-          f"(min {min(times):.2f}, max {max(times):.2f}, {repeats} runs); "
-          f"k = 1..{len(report.ks)}, {len(report.pass_at_k):,} pass@k rows, "
-          f"{len(report.seed_rates):,} seed rows")
+    print(
+        f"build_report: median {statistics.median(times):.2f} s "
+        f"(min {min(times):.2f}, max {max(times):.2f}, {repeats} runs); "
+        f"k = 1..{len(report.ks)}, {len(report.pass_at_k):,} pass@k rows, "
+        f"{len(report.seed_rates):,} seed rows"
+    )
 
 
 def bench_small(shape: dict, repeats: int) -> None:
@@ -111,16 +120,22 @@ def bench_small(shape: dict, repeats: int) -> None:
     naive_times, naive = timed(lambda: naive_tables(trials, ks), repeats)
     fast_times, fast = timed(lambda: vectorised_tables(trials, ks), repeats)
     naive_s, fast_s = statistics.median(naive_times), statistics.median(fast_times)
-    print(f"{table.num_rows:,} rows, pass@k (k = 1..{len(ks)}) + medal rates: "
-          f"naive per-row Python {naive_s * 1000:.0f} ms, vectorised {fast_s * 1000:.0f} ms, "
-          f"naive/vectorised = {naive_s / fast_s:.1f}x; largest difference "
-          f"{check_same(naive, fast):.1e}")
+    print(
+        f"{table.num_rows:,} rows, pass@k (k = 1..{len(ks)}) + medal rates: "
+        f"naive per-row Python {naive_s * 1000:.0f} ms, vectorised {fast_s * 1000:.0f} ms, "
+        f"naive/vectorised = {naive_s / fast_s:.1f}x; largest difference "
+        f"{check_same(naive, fast):.1e}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows-scale", type=float, default=1.0,
-                        help="scale the big table's seeds (1.0 = about 1,000,000 rows)")
+    parser.add_argument(
+        "--rows-scale",
+        type=float,
+        default=1.0,
+        help="scale the big table's seeds (1.0 = about 1,000,000 rows)",
+    )
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mleray-bench-") as folder:

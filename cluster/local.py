@@ -19,17 +19,27 @@ import signal
 from mleray.actors.options import ANSWERS_RESOURCE
 
 
-def start_local_cluster(workers: int = 2, gpus: float = 2, cpus: float = 4,
-                        memory_bytes: int | None = None, head_cpus: float = 0):
+def start_local_cluster(
+    workers: int = 2,
+    gpus: float = 2,
+    cpus: float = 4,
+    memory_bytes: int | None = None,
+    head_cpus: float = 0,
+):
     """Start a head (answers, no trials) and `workers` nodes; returns the running
     `ray.cluster_utils.Cluster` (its `.address` is what `--address` takes)."""
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": head_cpus, "num_gpus": 0, "resources": {ANSWERS_RESOURCE: 1},
-        "include_dashboard": False,
-    })
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": head_cpus,
+            "num_gpus": 0,
+            "resources": {ANSWERS_RESOURCE: 1},
+            "include_dashboard": False,
+        },
+    )
     for _ in range(workers):
         extra = {"memory": memory_bytes} if memory_bytes else {}
         cluster.add_node(num_cpus=cpus, num_gpus=gpus, **extra)
@@ -44,8 +54,11 @@ def main() -> None:
     parser.add_argument("--cpus", type=float, default=4, help="CPUs per worker")
     args = parser.parse_args()
     cluster = start_local_cluster(args.workers, args.gpus, args.cpus)
-    print(f"Ray cluster at {cluster.address}: head (answers) + {args.workers} workers "
-          f"× {args.gpus:g} GPUs; Ctrl-C stops it", flush=True)
+    print(
+        f"Ray cluster at {cluster.address}: head (answers) + {args.workers} workers "
+        f"× {args.gpus:g} GPUs; Ctrl-C stops it",
+        flush=True,
+    )
     try:
         signal.pause()
     except KeyboardInterrupt:

@@ -21,9 +21,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import yaml
 
@@ -38,7 +38,9 @@ _SECRET = re.compile(r"^\$\{secret:([A-Za-z_][A-Za-z0-9_]*)\}$")
 _HASH_SKIP = {"__pycache__", ".git", ".pytest_cache"}
 # Set by mleray for every run (GPU grant, identity, time limit): an agent's env may not
 # override them, or a config line could take every GPU of a node.
-RESERVED_ENV = frozenset({"COMPETITION_ID", "TIME_LIMIT_SECS", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"})
+RESERVED_ENV = frozenset(
+    {"COMPETITION_ID", "TIME_LIMIT_SECS", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"}
+)
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,9 @@ class AgentConfig:
     name: str
     dir: Path
     command: tuple[str, ...]
-    dockerfile: str | None = None        # file name inside `dir`, for `build`
-    image: str | None = None             # a prebuilt image tag, for `image`
-    env: Mapping[str, str] = field(default_factory=dict)         # plain values
+    dockerfile: str | None = None  # file name inside `dir`, for `build`
+    image: str | None = None  # a prebuilt image tag, for `image`
+    env: Mapping[str, str] = field(default_factory=dict)  # plain values
     secret_env: Mapping[str, str] = field(default_factory=dict)  # env var -> secret name
     kwargs: Mapping[str, object] = field(default_factory=dict)
     network: str = "none"
@@ -78,7 +80,9 @@ def load_agent(directory: str | os.PathLike) -> AgentConfig:
         raise SpecError(f"{path}: expected a mapping of fields")
     unknown = sorted(set(raw) - _FIELDS)
     if unknown:
-        raise SpecError(f"{path}: unknown field {unknown[0]!r} (known: {', '.join(sorted(_FIELDS))})")
+        raise SpecError(
+            f"{path}: unknown field {unknown[0]!r} (known: {', '.join(sorted(_FIELDS))})"
+        )
     return AgentConfig(
         name=_name(path, raw.get("name")),
         dir=folder,
@@ -95,7 +99,9 @@ def load_agent(directory: str | os.PathLike) -> AgentConfig:
 
 def _name(path: Path, value: object) -> str:
     if not isinstance(value, str) or not _NAME.match(value):
-        raise SpecError(f"{path}: field 'name' must be a lowercase id like 'my-agent', got {value!r}")
+        raise SpecError(
+            f"{path}: field 'name' must be a lowercase id like 'my-agent', got {value!r}"
+        )
     return value
 
 
@@ -136,13 +142,17 @@ def _env(path: Path, value: object, plain: bool) -> dict[str, str]:
     result = {}
     for key, val in env.items():
         if key in RESERVED_ENV or key.startswith("MLERAY_"):
-            raise SpecError(f"{path}: field 'env.{key}' is set by mleray for every run; choose another name")
+            raise SpecError(
+                f"{path}: field 'env.{key}' is set by mleray for every run; choose another name"
+            )
         if not isinstance(val, (str, int, float, bool)):
             raise SpecError(f"{path}: field 'env.{key}' must be a string")
         text = str(val)
         secret = _SECRET.match(text)
         if "${secret:" in text and not secret:
-            raise SpecError(f"{path}: field 'env.{key}' must be exactly '${{secret:NAME}}' to use a secret")
+            raise SpecError(
+                f"{path}: field 'env.{key}' must be exactly '${{secret:NAME}}' to use a secret"
+            )
         if plain and not secret:
             result[key] = text
         elif not plain and secret:
@@ -152,7 +162,9 @@ def _env(path: Path, value: object, plain: bool) -> dict[str, str]:
 
 def _network(path: Path, value: object) -> str:
     if value not in NETWORKS:
-        raise SpecError(f"{path}: field 'network' must be one of {', '.join(NETWORKS)}, got {value!r}")
+        raise SpecError(
+            f"{path}: field 'network' must be one of {', '.join(NETWORKS)}, got {value!r}"
+        )
     return str(value)
 
 
@@ -191,7 +203,9 @@ def get_agent(name_or_path: str | os.PathLike) -> AgentConfig:
         if agent.name == str(name_or_path):
             return agent
     known = ", ".join(a.name for a in list_agents()) or "none"
-    raise NotFoundError(f"unknown agent {str(name_or_path)!r} (known: {known}; or give a folder path)")
+    raise NotFoundError(
+        f"unknown agent {str(name_or_path)!r} (known: {known}; or give a folder path)"
+    )
 
 
 def resolve_secrets(agent: AgentConfig, environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -213,7 +227,11 @@ def folder_digest(folder: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
-        if any(part in _HASH_SKIP for part in rel.parts) or path.suffix == ".pyc" or not path.is_file():
+        if (
+            any(part in _HASH_SKIP for part in rel.parts)
+            or path.suffix == ".pyc"
+            or not path.is_file()
+        ):
             continue
         digest.update(str(rel.as_posix()).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")

@@ -14,17 +14,19 @@ from pathlib import Path
 class Competition:
     id: str
     name: str
-    root: Path                      # the folder holding config.yaml
-    description_path: Path          # markdown shown to the agent
-    data_dir: Path                  # cache folder: <MLERAY_DATA_DIR>/<id>
-    metric: str | None              # a name in mleray.grading.metrics, or None with grader
-    grader: str | None              # "module:function" grading fn(submission_df, answers_df) -> float (MLE-bench order)
-    lower_is_better: bool | None    # None: inferred from the leaderboard
-    source: str                     # "builtin" | "kaggle" | "mlebench"
+    root: Path  # the folder holding config.yaml
+    description_path: Path  # markdown shown to the agent
+    data_dir: Path  # cache folder: <MLERAY_DATA_DIR>/<id>
+    metric: str | None  # a name in mleray.grading.metrics, or None with grader
+    grader: (
+        str | None
+    )  # "module:function" grading fn(submission_df, answers_df) -> float (MLE-bench order)
+    lower_is_better: bool | None  # None: inferred from the leaderboard
+    source: str  # "builtin" | "kaggle" | "mlebench"
     kaggle_slug: str | None
-    prepare: str                    # "module:function" or "file.py:function" (relative to root)
-    answers: str                    # path relative to private_dir
-    sample_submission: str          # path relative to public_dir
+    prepare: str  # "module:function" or "file.py:function" (relative to root)
+    answers: str  # path relative to private_dir
+    sample_submission: str  # path relative to public_dir
     id_column: str
     target_columns: tuple[str, ...]
     leaderboard_path: Path

@@ -20,10 +20,10 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from mleray import __version__
 from mleray.competition import Competition
@@ -64,6 +64,7 @@ def _file_records(base: Path, folders: tuple[str, ...]) -> dict[str, dict]:
 
 # --------------------------------------------------------------------------- checking
 
+
 def is_prepared(comp: Competition) -> bool:
     try:
         ensure_prepared(comp)
@@ -78,27 +79,41 @@ def ensure_prepared(comp: Competition) -> Competition:
     NotPreparedError when missing or when any file differs from its recorded checksum."""
     manifest = manifest_path(comp)
     if not manifest.is_file():
-        if comp.source == "mlebench" and comp.answers_path.is_file() and comp.sample_submission_path.is_file():
-            return _with_sample_columns(comp)  # prepared by MLE-bench itself: nothing to check against
-        raise NotPreparedError(f"competition {comp.id} is not prepared: run `mleray prepare {comp.id}`")
+        if (
+            comp.source == "mlebench"
+            and comp.answers_path.is_file()
+            and comp.sample_submission_path.is_file()
+        ):
+            return _with_sample_columns(
+                comp
+            )  # prepared by MLE-bench itself: nothing to check against
+        raise NotPreparedError(
+            f"competition {comp.id} is not prepared: run `mleray prepare {comp.id}`"
+        )
     try:
         recorded = json.loads(manifest.read_text())["files"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise NotPreparedError(f"checksum manifest {manifest} is unreadable: run `mleray prepare {comp.id} --force`") from None
+        raise NotPreparedError(
+            f"checksum manifest {manifest} is unreadable: run `mleray prepare {comp.id} --force`"
+        ) from None
     for rel, record in recorded.items():
         _check_file(comp, rel, record)
     present = _file_records_names(comp.data_dir)
     extra = sorted(present - set(recorded))
     if extra:
-        raise NotPreparedError(f"unexpected file {comp.data_dir / extra[0]} in prepared data of {comp.id}: "
-                               f"run `mleray prepare {comp.id} --force`")
+        raise NotPreparedError(
+            f"unexpected file {comp.data_dir / extra[0]} in prepared data of {comp.id}: "
+            f"run `mleray prepare {comp.id} --force`"
+        )
     return _with_sample_columns(comp)
 
 
 def _file_records_names(base: Path) -> set[str]:
     names = set()
     for folder in ("public", "private"):
-        names.update(p.relative_to(base).as_posix() for p in (base / folder).rglob("*") if p.is_file())
+        names.update(
+            p.relative_to(base).as_posix() for p in (base / folder).rglob("*") if p.is_file()
+        )
     return names
 
 
@@ -108,7 +123,9 @@ def _check_file(comp: Competition, rel: str, record: dict) -> None:
     if not path.is_file():
         raise NotPreparedError(f"missing file {path} of prepared competition {comp.id}: {hint}")
     size = path.stat().st_size
-    if size != record["size"] or (size <= HASH_ON_USE_LIMIT and sha256_of(path) != record["sha256"]):
+    if size != record["size"] or (
+        size <= HASH_ON_USE_LIMIT and sha256_of(path) != record["sha256"]
+    ):
         raise NotPreparedError(f"checksum mismatch in {path}: {hint}")
 
 
@@ -121,6 +138,7 @@ def _with_sample_columns(comp: Competition) -> Competition:
 
 
 # --------------------------------------------------------------------------- preparing
+
 
 def prepare_competition(comp: Competition, force: bool = False) -> Path:
     """Make `comp`'s public and private files (idempotent); returns its data dir."""
@@ -169,7 +187,7 @@ def _ensure_raw(comp: Competition) -> Path:
         if raw.exists():
             shutil.rmtree(raw)
         staged.rename(raw)
-    marker.write_text(datetime.now(timezone.utc).isoformat())
+    marker.write_text(datetime.now(UTC).isoformat())
     return raw
 
 
@@ -190,10 +208,15 @@ def _run_prepare(comp: Competition, raw: Path, staged: Path) -> None:
     load_callable(comp, comp.prepare)(raw, public, private)
     if not (public / "description.md").exists():
         shutil.copyfile(comp.description_path, public / "description.md")
-    for path, what in ((private / comp.answers, "answers"), (public / comp.sample_submission, "sample submission")):
+    for path, what in (
+        (private / comp.answers, "answers"),
+        (public / comp.sample_submission, "sample submission"),
+    ):
         if not path.is_file():
-            raise SpecError(f"{comp.root / 'config.yaml'}: prepare {comp.prepare!r} wrote no {what} "
-                            f"{path.relative_to(staged)}")
+            raise SpecError(
+                f"{comp.root / 'config.yaml'}: prepare {comp.prepare!r} wrote no {what} "
+                f"{path.relative_to(staged)}"
+            )
 
 
 def _commit(comp: Competition, staged: Path, raw: Path) -> None:
@@ -208,7 +231,7 @@ def _commit(comp: Competition, staged: Path, raw: Path) -> None:
     body = {
         "competition_id": comp.id,
         "source": comp.source,
-        "prepared_at": datetime.now(timezone.utc).isoformat(),
+        "prepared_at": datetime.now(UTC).isoformat(),
         "mleray_version": __version__,
         "files": _file_records(comp.data_dir, ("public", "private")),
         "raw": _file_records(raw.parent, (raw.name,)),
@@ -227,12 +250,15 @@ def checksums(comp: Competition) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- prepare helpers
 
+
 def split_rows(frame, test_fraction: float, seed: int, stratify: str | None = None):
     """A deterministic train/test split of a labelled table (for `prepare` functions)."""
     from sklearn.model_selection import train_test_split
 
     labels = frame[stratify] if stratify else None
-    train, test = train_test_split(frame, test_size=test_fraction, random_state=seed, stratify=labels)
+    train, test = train_test_split(
+        frame, test_size=test_fraction, random_state=seed, stratify=labels
+    )
     return train.sort_values(frame.columns[0]), test.sort_values(frame.columns[0])
 
 
@@ -247,8 +273,17 @@ def write_split(public: Path, private: Path, train, test_features, answers, samp
     answers.to_csv(private / "test.csv", index=False)
 
 
-def prepare_single_target(raw_csv: Path, public: Path, private: Path, *, target: str,
-                          test_fraction: float, seed: int, stratify: bool, sample_value) -> None:
+def prepare_single_target(
+    raw_csv: Path,
+    public: Path,
+    private: Path,
+    *,
+    target: str,
+    test_fraction: float,
+    seed: int,
+    stratify: bool,
+    sample_value,
+) -> None:
     """The whole `prepare` of a one-target table whose first column is the id: split,
     write, and a constant sample submission (`sample_value`, or a function of the train
     split giving it, e.g. the training mean)."""
@@ -258,5 +293,11 @@ def prepare_single_target(raw_csv: Path, public: Path, private: Path, *, target:
     train, test = split_rows(frame, test_fraction, seed, stratify=target if stratify else None)
     answers = test[[frame.columns[0], target]]
     constant = sample_value(train[target]) if callable(sample_value) else sample_value
-    write_split(public, private, train, test.drop(columns=target), answers,
-                answers.assign(**{target: constant}))
+    write_split(
+        public,
+        private,
+        train,
+        test.drop(columns=target),
+        answers,
+        answers.assign(**{target: constant}),
+    )

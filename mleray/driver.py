@@ -17,23 +17,28 @@ import os
 import signal
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Mapping
 
 from mleray.actors.options import ANSWERS_RESOURCE
 from mleray.errors import FailureKind, MlerayError, NotPreparedError
 from mleray.ledger import record_capacity
 from mleray.plan import Trial, pending_trials, plan_trials
 from mleray.progress import SweepProgress
-from mleray.results import (ResultWriter, attempts_so_far, build_snapshot_row, build_trial_row,
-                            exclusive)
+from mleray.results import (
+    ResultWriter,
+    attempts_so_far,
+    build_snapshot_row,
+    build_trial_row,
+    exclusive,
+)
 from mleray.spec import SweepSpec
 
-ADMISSION_MARGIN = 2      # attempts queued beyond what fits at once, so no slot idles
-CANCEL_GRACE_S = 20.0     # how long cancelled sandboxes get to stop and clean up
-RESIZE_EVERY_S = 5.0      # how often the admission limit follows nodes joining or leaving
+ADMISSION_MARGIN = 2  # attempts queued beyond what fits at once, so no slot idles
+CANCEL_GRACE_S = 20.0  # how long cancelled sandboxes get to stop and clean up
+RESIZE_EVERY_S = 5.0  # how often the admission limit follows nodes joining or leaving
 NODE_LOCAL_ENV = ("MLERAY_DATA_DIR", "MLERAY_SCRATCH_DIR")
 
 
@@ -41,10 +46,10 @@ NODE_LOCAL_ENV = ("MLERAY_DATA_DIR", "MLERAY_SCRATCH_DIR")
 class SweepSummary:
     sweep: str
     results_dir: Path
-    trial_ids: tuple[str, ...]            # every planned trial, in plan order
-    skipped: int                          # already final before this run
-    attempts: int                         # attempts started by this run
-    retries: int                          # of which retries after infra_error
+    trial_ids: tuple[str, ...]  # every planned trial, in plan order
+    skipped: int  # already final before this run
+    attempts: int  # attempts started by this run
+    retries: int  # of which retries after infra_error
     counts: Mapping[str, int] = field(default_factory=dict)  # final statuses written now
     wall_seconds: float = 0.0
     cancelled: bool = False
@@ -60,9 +65,13 @@ def preflight(spec: SweepSpec, trials: list[Trial], check_data: bool = True) -> 
 
     if check_data:  # the driver's node holds the answers: it must be able to grade
         for cid in sorted({t.competition_id for t in trials}):
-            competition = ensure_prepared(get_competition(cid, extra_paths=list(spec.competitions_path) or None))
+            competition = ensure_prepared(
+                get_competition(cid, extra_paths=list(spec.competitions_path) or None)
+            )
             if not competition.leaderboard_path.is_file():
-                raise NotPreparedError(f"competition {cid} has no leaderboard at {competition.leaderboard_path}")
+                raise NotPreparedError(
+                    f"competition {cid} has no leaderboard at {competition.leaderboard_path}"
+                )
     sandbox = get_sandbox(spec.sandbox)
     check_ready = getattr(sandbox, "check_ready", None)
     for name in sorted({t.agent for t in trials}):
@@ -95,19 +104,33 @@ def connect(address: str, num_gpus: float | None, num_cpus: float | None) -> boo
     if ray.is_initialized():
         return False
     if address != "local" and num_gpus is not None:
-        raise MlerayError("--num-gpus declares GPUs to an embedded Ray only; a cluster's "
-                          "nodes declare their own (drop --num-gpus with --address)")
-    kwargs = dict(runtime_env={"env_vars": worker_env(address)}, log_to_driver=False,
-                  logging_level=logging.WARNING, configure_logging=True)
+        raise MlerayError(
+            "--num-gpus declares GPUs to an embedded Ray only; a cluster's "
+            "nodes declare their own (drop --num-gpus with --address)"
+        )
+    kwargs = dict(
+        runtime_env={"env_vars": worker_env(address)},
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        configure_logging=True,
+    )
     if address == "local":
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(address="local", num_gpus=num_gpus, num_cpus=num_cpus,
-                 resources={ANSWERS_RESOURCE: 1.0}, include_dashboard=False, **kwargs)
+        ray.init(
+            address="local",
+            num_gpus=num_gpus,
+            num_cpus=num_cpus,
+            resources={ANSWERS_RESOURCE: 1.0},
+            include_dashboard=False,
+            **kwargs,
+        )
         return True
     try:
         ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise MlerayError(f"cannot join the Ray cluster at {address!r}: {str(exc).splitlines()[0]}") from None
+        raise MlerayError(
+            f"cannot join the Ray cluster at {address!r}: {str(exc).splitlines()[0]}"
+        ) from None
     return False
 
 
@@ -115,12 +138,19 @@ def admission_limit(trial: Trial, totals: Mapping[str, float], local: bool) -> i
     """How many attempts fit in the cluster at once (by CPUs, GPUs and memory), plus a
     margin. On the embedded Ray a trial that can never fit is an error, not a hang."""
     needs = {"CPU": trial.cpus, "GPU": trial.gpus, "memory": trial.memory_bytes}
-    fits = min(int(totals.get(name, 0.0) / amount + 1e-9) for name, amount in needs.items() if amount > 0)
+    fits = min(
+        int(totals.get(name, 0.0) / amount + 1e-9) for name, amount in needs.items() if amount > 0
+    )
     if fits == 0:
-        have = ", ".join(f"{name} {_amount(name, totals.get(name, 0.0))}"
-                         for name, amount in needs.items() if amount > 0)
-        message = (f"a trial needs GPU {trial.gpus:g}, CPU {trial.cpus:g}, memory "
-                   f"{_amount('memory', trial.memory_bytes)} but Ray has {have}")
+        have = ", ".join(
+            f"{name} {_amount(name, totals.get(name, 0.0))}"
+            for name, amount in needs.items()
+            if amount > 0
+        )
+        message = (
+            f"a trial needs GPU {trial.gpus:g}, CPU {trial.cpus:g}, memory "
+            f"{_amount('memory', trial.memory_bytes)} but Ray has {have}"
+        )
         if local:
             raise MlerayError(message + " (declare GPUs with --num-gpus, or lower `resources`)")
         fits = 1  # an autoscaling cluster may grow to fit it
@@ -131,17 +161,28 @@ def _amount(resource: str, value: float) -> str:
     return f"{value / 1024**3:.1f} GiB" if resource == "memory" else f"{value:g}"
 
 
-def run_sweep(spec: SweepSpec, *, address: str = "local", num_gpus: float | None = None,
-              num_cpus: float | None = None, results_dir: str | os.PathLike | None = None,
-              progress: bool = True) -> SweepSummary:
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    address: str = "local",
+    num_gpus: float | None = None,
+    num_cpus: float | None = None,
+    results_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> SweepSummary:
     """Run every trial of `spec` not already final in the results folder."""
     started = time.monotonic()
     results = Path(results_dir) if results_dir is not None else spec.results_dir
     trials = plan_trials(spec, results)
     todo = pending_trials(trials, results)
-    summary = SweepSummary(sweep=spec.name, results_dir=results,
-                           trial_ids=tuple(t.trial_id for t in trials), skipped=len(trials) - len(todo),
-                           attempts=0, retries=0)
+    summary = SweepSummary(
+        sweep=spec.name,
+        results_dir=results,
+        trial_ids=tuple(t.trial_id for t in trials),
+        skipped=len(trials) - len(todo),
+        attempts=0,
+        retries=0,
+    )
     preflight(spec, todo, check_data=address == "local")
     if not todo:
         return summary
@@ -160,14 +201,23 @@ def run_sweep(spec: SweepSpec, *, address: str = "local", num_gpus: float | None
                 ray.shutdown()
 
 
-def _run_connected(spec: SweepSpec, todo: list[Trial], results: Path, address: str,
-                   summary: SweepSummary, started: float, progress: bool) -> SweepSummary:
+def _run_connected(
+    spec: SweepSpec,
+    todo: list[Trial],
+    results: Path,
+    address: str,
+    summary: SweepSummary,
+    started: float,
+    progress: bool,
+) -> SweepSummary:
     import ray
 
     totals = ray.cluster_resources()
     if totals.get(ANSWERS_RESOURCE, 0) <= 0:
-        raise MlerayError(f"no Ray node declares the resource {ANSWERS_RESOURCE!r}: start the node "
-                          f"holding the answers with --resources='{{\"{ANSWERS_RESOURCE}\": 1}}'")
+        raise MlerayError(
+            f"no Ray node declares the resource {ANSWERS_RESOURCE!r}: start the node "
+            f"holding the answers with --resources='{{\"{ANSWERS_RESOURCE}\": 1}}'"
+        )
     limit = admission_limit(todo[0], totals, local=address == "local")
     writer = ResultWriter(results)
     writer.retire_superseded()  # rows a killed driver left behind (one row per trial)
@@ -177,8 +227,13 @@ def _run_connected(spec: SweepSpec, todo: list[Trial], results: Path, address: s
     prior = attempts_so_far(writer.root)
     # nodes join (autoscaling, workers still booting) and leave: the limit follows them,
     # or a sweep started on a small cluster would never use the nodes it grows
-    loop = SweepLoop(spec, writer, limit, [(t, prior.get(t.trial_id, 0) + 1) for t in todo],
-                     resize=lambda: admission_limit(todo[0], ray.cluster_resources(), local=False))
+    loop = SweepLoop(
+        spec,
+        writer,
+        limit,
+        [(t, prior.get(t.trial_id, 0) + 1) for t in todo],
+        resize=lambda: admission_limit(todo[0], ray.cluster_resources(), local=False),
+    )
     with _signals_handled(_raise_interrupt):  # SIGTERM cancels like Ctrl-C
         try:
             loop.run(progress)
@@ -192,8 +247,13 @@ def _run_connected(spec: SweepSpec, todo: list[Trial], results: Path, address: s
                 finally:
                     _reap(spec.sandbox, todo[0].results_key, address)
             raise
-    return replace(summary, attempts=loop.attempts, retries=loop.retries, counts=dict(loop.counts),
-                   wall_seconds=time.monotonic() - started)
+    return replace(
+        summary,
+        attempts=loop.attempts,
+        retries=loop.retries,
+        counts=dict(loop.counts),
+        wall_seconds=time.monotonic() - started,
+    )
 
 
 def _reap(sandbox: str, results_key: str, address: str) -> int:
@@ -235,7 +295,7 @@ class _InFlight:
     trial: Trial
     attempt: int
     actor: object
-    placed_ref: object                 # ObjectRef of actor.placed_at()
+    placed_ref: object  # ObjectRef of actor.placed_at()
     placed: datetime | None = None
 
     def placed_at(self) -> datetime | None:
@@ -245,7 +305,9 @@ class _InFlight:
 
         if self.placed is None and ray.wait([self.placed_ref], timeout=0)[0]:
             try:
-                self.placed = ray.get(self.placed_ref)  # small: kept by the driver, even if the node dies
+                self.placed = ray.get(
+                    self.placed_ref
+                )  # small: kept by the driver, even if the node dies
             except ray.exceptions.RayError:
                 pass  # died before it answered
         return self.placed
@@ -254,13 +316,19 @@ class _InFlight:
 class SweepLoop:
     """The event loop: admit, wait, grade, record, retry. Holds only bookkeeping."""
 
-    def __init__(self, spec: SweepSpec, writer: ResultWriter, limit: int,
-                 queue: list[tuple[Trial, int]], resize: Callable[[], int] | None = None):
+    def __init__(
+        self,
+        spec: SweepSpec,
+        writer: ResultWriter,
+        limit: int,
+        queue: list[tuple[Trial, int]],
+        resize: Callable[[], int] | None = None,
+    ):
         self.spec, self.writer, self.limit, self.resize = spec, writer, limit, resize
         self.queue = deque(queue)
         self.first_attempt = {t.trial_id: a for t, a in queue}
-        self.running: dict = {}    # ObjectRef of run() -> _InFlight
-        self.grading: dict = {}    # ObjectRef of grade_attempt -> (Trial, TrialOutcome)
+        self.running: dict = {}  # ObjectRef of run() -> _InFlight
+        self.grading: dict = {}  # ObjectRef of grade_attempt -> (Trial, TrialOutcome)
         self.counts: dict[str, int] = {}
         self.attempts = self.retries = 0
         self.gpu_seconds = 0.0
@@ -275,7 +343,9 @@ class SweepLoop:
                 if self.resize and time.monotonic() - resized_at > RESIZE_EVERY_S:
                     self.limit, resized_at = self.resize(), time.monotonic()
                 self._admit()
-                ready, _ = ray.wait(list(self.running) + list(self.grading), num_returns=1, timeout=0.5)
+                ready, _ = ray.wait(
+                    list(self.running) + list(self.grading), num_returns=1, timeout=0.5
+                )
                 for ref in ready:
                     if ref in self.running:
                         self._on_run_done(ref)
@@ -295,7 +365,9 @@ class SweepLoop:
             trial, attempt = self.queue.popleft()
             actor = TrialActor.options(**actor_options(trial)).remote()
             placed_ref = actor.placed_at.remote()
-            self.running[actor.run.remote(trial, attempt)] = _InFlight(trial, attempt, actor, placed_ref)
+            self.running[actor.run.remote(trial, attempt)] = _InFlight(
+                trial, attempt, actor, placed_ref
+            )
             self.attempts += 1
 
     def _on_run_done(self, ref, cancelling: bool = False) -> None:
@@ -312,7 +384,9 @@ class SweepLoop:
         self.gpu_seconds += job.trial.gpus * outcome.wall_seconds
         if cancelling and outcome.retryable:  # lost while stopping: nothing to retry now
             outcome = outcome.with_status(FailureKind.CANCELLED, "sweep cancelled")
-        tries_left = self.first_attempt[job.trial.trial_id] + self.spec.max_attempts - 1 - job.attempt
+        tries_left = (
+            self.first_attempt[job.trial.trial_id] + self.spec.max_attempts - 1 - job.attempt
+        )
         if outcome.status == FailureKind.CANCELLED.value or (outcome.retryable and tries_left > 0):
             self.writer.write_trial(build_trial_row(job.trial, outcome, None), final=False)
             if outcome.retryable:
@@ -338,8 +412,12 @@ class SweepLoop:
         if outcome.artifacts:
             self.writer.write_artifacts(trial.trial_id, outcome.attempt, outcome.artifacts)
         # snapshots before the trial row: a final row implies its snapshots are stored
-        self.writer.write_snapshots([build_snapshot_row(trial, outcome.attempt, elapsed, snap)
-                                     for elapsed, snap in snapshot_reports])
+        self.writer.write_snapshots(
+            [
+                build_snapshot_row(trial, outcome.attempt, elapsed, snap)
+                for elapsed, snap in snapshot_reports
+            ]
+        )
         row = build_trial_row(trial, outcome, report)
         if grade_error:
             row["grade_error"] = grade_error
@@ -355,7 +433,9 @@ class SweepLoop:
         deadline = time.monotonic() + CANCEL_GRACE_S
         try:
             while (self.running or self.grading) and time.monotonic() < deadline:
-                ready, _ = ray.wait(list(self.running) + list(self.grading), num_returns=1, timeout=0.5)
+                ready, _ = ray.wait(
+                    list(self.running) + list(self.grading), num_returns=1, timeout=0.5
+                )
                 for ref in ready:
                     if ref in self.grading:
                         self._on_graded(ref)
@@ -389,5 +469,5 @@ def _outcome_of(ref, job: _InFlight):
     except ray.exceptions.RayError as exc:
         why = f"actor raised: {_first_line(exc)}"
     # it held its share from placement on; never placed, it held nothing (wall 0)
-    started = job.placed_at() or datetime.now(timezone.utc)
+    started = job.placed_at() or datetime.now(UTC)
     return lost_outcome(job.trial.trial_id, job.attempt, started, why)

@@ -77,7 +77,10 @@ def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
         for line in path.read_text().splitlines():
             if line.startswith("URIs:") and "security" not in line:
                 return line.split()[1]
-    for path in [sources_dir / "sources.list", *sorted((sources_dir / "sources.list.d").glob("*.list"))]:
+    for path in [
+        sources_dir / "sources.list",
+        *sorted((sources_dir / "sources.list.d").glob("*.list")),
+    ]:
         if not path.is_file():
             continue
         for line in path.read_text().splitlines():
@@ -117,12 +120,21 @@ def build_base_image(client=None, force: bool = False, mirror: str | None = None
     if not force and image_exists(client, tag):
         return BuildOutcome(tag, built=False)
     if shutil.which("debootstrap") is None:
-        raise ImageBuildError(f"cannot build {tag}: debootstrap is missing (run scripts/setup-docker.sh)")
+        raise ImageBuildError(
+            f"cannot build {tag}: debootstrap is missing (run scripts/setup-docker.sh)"
+        )
     if os.geteuid() != 0:
         raise ImageBuildError(f"cannot build {tag}: debootstrap needs root")
     with tempfile.TemporaryDirectory(prefix="mleray-base-") as tmp:
         tar_path = Path(tmp) / "rootfs.tar"
-        cmd = ["sh", str(ROOTFS_SCRIPT), str(tar_path), mirror or apt_mirror(), SUITE, *base_packages()]
+        cmd = [
+            "sh",
+            str(ROOTFS_SCRIPT),
+            str(tar_path),
+            mirror or apt_mirror(),
+            SUITE,
+            *base_packages(),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -156,8 +168,10 @@ def build_agent_image(
     client = client or docker_client()
     if agent.image and not agent.dockerfile:  # a prebuilt image: nothing to build, only to check
         if not image_exists(client, agent.image):
-            raise ImageBuildError(f"agent {agent.name} uses the prebuilt image {agent.image} (field 'image'), "
-                                  f"which is not on this engine: docker pull {agent.image} (or docker load)")
+            raise ImageBuildError(
+                f"agent {agent.name} uses the prebuilt image {agent.image} (field 'image'), "
+                f"which is not on this engine: docker pull {agent.image} (or docker load)"
+            )
         return BuildOutcome(agent.image, built=False)
     base = build_base_image(client).tag
     tag = image_tag(agent)
@@ -166,8 +180,12 @@ def build_agent_image(
     bundle = ca_bundle_path(ca_bundle)
     with tempfile.TemporaryDirectory(prefix=f"mleray-build-{agent.name}-") as tmp:
         context = Path(tmp) / "context"
-        shutil.copytree(agent.dir, context, symlinks=False,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            agent.dir,
+            context,
+            symlinks=False,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
         buildargs = {"BASE_IMAGE": base}
         if bundle is not None:
             shutil.copyfile(bundle, context / CA_BUNDLE_NAME)
@@ -181,19 +199,35 @@ def _classic_build(client, context: Path, agent: AgentConfig, tag: str, buildarg
 
     try:
         client.images.build(
-            path=str(context), dockerfile=agent.dockerfile, tag=tag, buildargs=buildargs,
-            rm=True, forcerm=True, labels={"mleray.agent": agent.name},
+            path=str(context),
+            dockerfile=agent.dockerfile,
+            tag=tag,
+            buildargs=buildargs,
+            rm=True,
+            forcerm=True,
+            labels={"mleray.agent": agent.name},
         )
     except docker.errors.BuildError as exc:
-        last = next((str(c.get("stream", c.get("error", ""))).strip() for c in reversed(list(exc.build_log))
-                     if str(c.get("stream", c.get("error", ""))).strip()), str(exc))
-        raise ImageBuildError(f"building {tag} from {agent.dir / agent.dockerfile} failed: {last}") from exc
+        last = next(
+            (
+                str(c.get("stream", c.get("error", ""))).strip()
+                for c in reversed(list(exc.build_log))
+                if str(c.get("stream", c.get("error", ""))).strip()
+            ),
+            str(exc),
+        )
+        raise ImageBuildError(
+            f"building {tag} from {agent.dir / agent.dockerfile} failed: {last}"
+        ) from exc
     except docker.errors.APIError as exc:
-        raise ImageBuildError(f"building {tag} for agent {agent.name}: {exc.explanation or exc}") from exc
+        raise ImageBuildError(
+            f"building {tag} for agent {agent.name}: {exc.explanation or exc}"
+        ) from exc
 
 
-def build_all(force: bool = False, include_optional: bool = False,
-              ca_bundle: str | os.PathLike | None = None) -> list[BuildOutcome]:
+def build_all(
+    force: bool = False, include_optional: bool = False, ca_bundle: str | os.PathLike | None = None
+) -> list[BuildOutcome]:
     """Build the base image and every built-in agent image (aideml only when asked)."""
     client = docker_client()
     outcomes = [build_base_image(client, force=force)]
@@ -208,11 +242,17 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m mleray.images", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m mleray.images", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--base-only", action="store_true", help="build only the base image")
     parser.add_argument("--force", action="store_true", help="rebuild even when the tag exists")
-    parser.add_argument("--with-optional", action="store_true", help="also build aideml (needs network + CA bundle)")
-    parser.add_argument("--ca-bundle", default=None, help="CA bundle to trust inside builds (or MLERAY_CA_BUNDLE)")
+    parser.add_argument(
+        "--with-optional", action="store_true", help="also build aideml (needs network + CA bundle)"
+    )
+    parser.add_argument(
+        "--ca-bundle", default=None, help="CA bundle to trust inside builds (or MLERAY_CA_BUNDLE)"
+    )
     args = parser.parse_args(argv)
     try:
         if args.base_only:

@@ -37,7 +37,9 @@ def make_api() -> Any:
     except SystemExit:  # older kaggle releases exit from their __init__ without credentials
         raise KaggleError(_CREDENTIALS_HELP) from None
     except ImportError as exc:
-        raise KaggleError(f"the kaggle package cannot be imported ({exc}): pip install kaggle six") from None
+        raise KaggleError(
+            f"the kaggle package cannot be imported ({exc}): pip install kaggle six"
+        ) from None
     api = KaggleApi()
     try:
         with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
@@ -93,16 +95,24 @@ def _classify(slug: str, exc: Exception) -> KaggleError:
     status = _status_of(exc)
     url = f"https://www.kaggle.com/competitions/{slug}/rules"
     if status == 401:
-        return KaggleError(f"Kaggle rejected the credentials (HTTP 401) for {slug!r}: check your API token")
+        return KaggleError(
+            f"Kaggle rejected the credentials (HTTP 401) for {slug!r}: check your API token"
+        )
     if status == 403:
-        return KaggleError(f"Kaggle refused {slug!r} (HTTP 403): accept the competition rules at {url}")
+        return KaggleError(
+            f"Kaggle refused {slug!r} (HTTP 403): accept the competition rules at {url}"
+        )
     if status == 404:
         return KaggleError(f"Kaggle competition {slug!r} not found (HTTP 404): check kaggle_slug")
     if status is not None:
-        return KaggleError(f"Kaggle download of {slug!r} failed with HTTP {status}: {_one_line(exc)}")
+        return KaggleError(
+            f"Kaggle download of {slug!r} failed with HTTP {status}: {_one_line(exc)}"
+        )
     if _is_network_error(exc):
         return KaggleError(f"network failure downloading {slug!r} from Kaggle: {_one_line(exc)}")
-    return KaggleError(f"Kaggle download of {slug!r} failed: {type(exc).__name__}: {_one_line(exc)}")
+    return KaggleError(
+        f"Kaggle download of {slug!r} failed: {type(exc).__name__}: {_one_line(exc)}"
+    )
 
 
 def _is_network_error(exc: Exception) -> bool:
@@ -118,4 +128,3 @@ def _is_network_error(exc: Exception) -> bool:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:300] if text else type(exc).__name__
-

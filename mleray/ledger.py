@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -28,8 +28,14 @@ CAPACITY_FILE = "capacity.jsonl"
 def record_capacity(results_dir: str | os.PathLike, gpus: float, cpus: float, address: str) -> None:
     """Append this session's cluster capacity (one JSON line; appends are atomic enough
     for one short line, and a torn last line is skipped when read)."""
-    line = json.dumps({"at": datetime.now(timezone.utc).isoformat(), "gpus": gpus, "cpus": cpus,
-                       "address": address})
+    line = json.dumps(
+        {
+            "at": datetime.now(UTC).isoformat(),
+            "gpus": gpus,
+            "cpus": cpus,
+            "address": address,
+        }
+    )
     with open(Path(results_dir) / CAPACITY_FILE, "a") as handle:
         handle.write(line + "\n")
 
@@ -66,9 +72,15 @@ def sweep_ledger(df: pd.DataFrame, declared: float | None = None) -> dict:
         "gpu_hours_used": _hours(df["gpu_seconds"]),
         "gpu_hours_useful": _hours(completed["gpu_seconds"]),
         "cpu_hours": _hours(df["cpu_seconds"]),
-        "peak_memory_bytes": int(df["peak_memory_bytes"].max()) if df["peak_memory_bytes"].notna().any() else None,
-        "first_start": None, "last_finish": None, "span_seconds": 0.0,
-        "declared_gpus": declared, "gpu_hours_capacity": None, "capacity_used_share": None,
+        "peak_memory_bytes": int(df["peak_memory_bytes"].max())
+        if df["peak_memory_bytes"].notna().any()
+        else None,
+        "first_start": None,
+        "last_finish": None,
+        "span_seconds": 0.0,
+        "declared_gpus": declared,
+        "gpu_hours_capacity": None,
+        "capacity_used_share": None,
         "nodes": {},
     }
     if not len(df):
@@ -80,8 +92,11 @@ def sweep_ledger(df: pd.DataFrame, declared: float | None = None) -> dict:
         ledger["gpu_hours_capacity"] = declared * span / 3600.0
         ledger["capacity_used_share"] = ledger["gpu_hours_used"] / ledger["gpu_hours_capacity"]
     for node, rows in df.groupby(df["node_ip"].fillna("?"), sort=True):
-        ledger["nodes"][str(node)] = {"attempts": int(len(rows)), "gpu_hours": _hours(rows["gpu_seconds"]),
-                                      "wall_hours": _hours(rows["wall_seconds"])}
+        ledger["nodes"][str(node)] = {
+            "attempts": int(len(rows)),
+            "gpu_hours": _hours(rows["gpu_seconds"]),
+            "wall_hours": _hours(rows["wall_seconds"]),
+        }
     return ledger
 
 

@@ -32,11 +32,11 @@ class Trial:
     trial_id: str
     sweep: str
     competition_id: str
-    agent: str                 # built-in agent name or agent folder path, as in the spec
+    agent: str  # built-in agent name or agent folder path, as in the spec
     model: str | None
     seed: int
-    kwargs_json: str           # the agent kwargs as sorted, compact JSON
-    gpus: float                # GPU share: 0, whole, or 1/k
+    kwargs_json: str  # the agent kwargs as sorted, compact JSON
+    gpus: float  # GPU share: 0, whole, or 1/k
     cpus: float
     memory_bytes: int
     time_limit: float
@@ -44,7 +44,7 @@ class Trial:
     snapshot_interval: float | None = None
     competitions_path: tuple[str, ...] = ()
     agent_path: str | None = None  # absolute folder when `agent` names one (workers' cwd differs)
-    results_key: str = ""          # container label / scratch folder: one per results folder
+    results_key: str = ""  # container label / scratch folder: one per results folder
 
     @property
     def kwargs(self) -> dict:
@@ -55,12 +55,29 @@ class Trial:
         return f"{self.competition_id} · {self.agent}{model} · seed {self.seed}"
 
 
-def trial_id_for(competition_id: str, agent: str, model: str | None, seed: int, kwargs_json: str,
-                 time_limit: float, sandbox: str, gpus: float, cpus: float, memory_bytes: int) -> str:
+def trial_id_for(
+    competition_id: str,
+    agent: str,
+    model: str | None,
+    seed: int,
+    kwargs_json: str,
+    time_limit: float,
+    sandbox: str,
+    gpus: float,
+    cpus: float,
+    memory_bytes: int,
+) -> str:
     identity = {
-        "competition": competition_id, "agent": agent, "model": model, "seed": seed,
-        "kwargs": json.loads(kwargs_json), "time_limit": float(time_limit), "sandbox": sandbox,
-        "gpus": float(gpus), "cpus": float(cpus), "memory_bytes": int(memory_bytes),
+        "competition": competition_id,
+        "agent": agent,
+        "model": model,
+        "seed": seed,
+        "kwargs": json.loads(kwargs_json),
+        "time_limit": float(time_limit),
+        "sandbox": sandbox,
+        "gpus": float(gpus),
+        "cpus": float(cpus),
+        "memory_bytes": int(memory_bytes),
     }
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:TRIAL_ID_LENGTH]
@@ -82,16 +99,40 @@ def plan_trials(spec: SweepSpec, results_dir: str | os.PathLike | None = None) -
     for cid, agent, seed in itertools.product(spec.competitions, spec.agents, spec.seeds):
         for model in agent.models:
             kwargs_json = agent.kwargs_json
-            tid = trial_id_for(cid, agent.name, model, seed, kwargs_json, spec.time_limit,
-                               spec.sandbox, res.gpus, res.cpus, res.memory_bytes)
-            trials.append(Trial(
-                trial_id=tid, sweep=spec.name, competition_id=cid, agent=agent.name, model=model,
-                seed=seed, kwargs_json=kwargs_json, gpus=res.gpus, cpus=res.cpus,
-                memory_bytes=res.memory_bytes, time_limit=spec.time_limit, sandbox=spec.sandbox,
-                snapshot_interval=spec.snapshot_interval, competitions_path=spec.competitions_path,
-                agent_path=str(Path(agent.name).resolve()) if Path(agent.name).is_dir() else None,
-                results_key=key,
-            ))
+            tid = trial_id_for(
+                cid,
+                agent.name,
+                model,
+                seed,
+                kwargs_json,
+                spec.time_limit,
+                spec.sandbox,
+                res.gpus,
+                res.cpus,
+                res.memory_bytes,
+            )
+            trials.append(
+                Trial(
+                    trial_id=tid,
+                    sweep=spec.name,
+                    competition_id=cid,
+                    agent=agent.name,
+                    model=model,
+                    seed=seed,
+                    kwargs_json=kwargs_json,
+                    gpus=res.gpus,
+                    cpus=res.cpus,
+                    memory_bytes=res.memory_bytes,
+                    time_limit=spec.time_limit,
+                    sandbox=spec.sandbox,
+                    snapshot_interval=spec.snapshot_interval,
+                    competitions_path=spec.competitions_path,
+                    agent_path=str(Path(agent.name).resolve())
+                    if Path(agent.name).is_dir()
+                    else None,
+                    results_key=key,
+                )
+            )
     return trials
 
 

@@ -18,8 +18,9 @@ import importlib.util
 import os
 import re
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import yaml
 
@@ -29,13 +30,26 @@ from mleray.errors import NotFoundError, SpecError
 _SOURCES = ("builtin", "kaggle")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _OWN_FIELDS = {
-    "id", "name", "description", "metric", "grader", "lower_is_better", "source",
-    "kaggle_slug", "prepare", "answers", "sample_submission", "id_column",
-    "target_columns", "leaderboard", "notes",
+    "id",
+    "name",
+    "description",
+    "metric",
+    "grader",
+    "lower_is_better",
+    "source",
+    "kaggle_slug",
+    "prepare",
+    "answers",
+    "sample_submission",
+    "id_column",
+    "target_columns",
+    "leaderboard",
+    "notes",
 }
 
 
 # --------------------------------------------------------------------------- locations
+
 
 def builtin_competitions_dir() -> Path:
     """The repo's `competitions/` folder; `MLERAY_BUILTIN_COMPETITIONS` overrides it."""
@@ -76,6 +90,7 @@ def registry_paths(extra_paths: Iterable[str | os.PathLike] | None = None) -> li
 
 
 # --------------------------------------------------------------------------- lookup
+
 
 def _competition_dirs(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
@@ -118,6 +133,7 @@ def _config_id(folder: Path) -> str | None:
 
 # --------------------------------------------------------------------------- splits
 
+
 def splits_dir() -> Path:
     return builtin_competitions_dir() / "splits"
 
@@ -132,19 +148,24 @@ def load_split(name: str) -> list[str]:
     `#` comments ignored)."""
     path = splits_dir() / f"{name}.txt"
     if not path.is_file():
-        raise NotFoundError(f"unknown split {name!r} (no {path}; known: {', '.join(list_splits())})")
+        raise NotFoundError(
+            f"unknown split {name!r} (no {path}; known: {', '.join(list_splits())})"
+        )
     ids = [line.split("#", 1)[0].strip() for line in path.read_text().splitlines()]
     first_line: dict[str, int] = {}
     for number, competition_id in enumerate(ids, start=1):
         if competition_id in first_line:  # it would count twice in every per-seed denominator
-            raise SpecError(f"{path}: line {number}: {competition_id!r} is listed twice "
-                            f"(first on line {first_line[competition_id]})")
+            raise SpecError(
+                f"{path}: line {number}: {competition_id!r} is listed twice "
+                f"(first on line {first_line[competition_id]})"
+            )
         if competition_id:
             first_line[competition_id] = number
     return list(first_line)
 
 
 # --------------------------------------------------------------------------- parsing
+
 
 def _read_config(folder: Path) -> dict[str, Any]:
     path = folder / "config.yaml"
@@ -238,14 +259,18 @@ def _check_metric(path: Path, metric: str) -> None:
     except ImportError:  # grading not installed yet: checked when grading runs
         return
     if metric not in METRICS:
-        raise SpecError(f"{path}: field 'metric' {metric!r} is not one of {', '.join(sorted(METRICS))}")
+        raise SpecError(
+            f"{path}: field 'metric' {metric!r} is not one of {', '.join(sorted(METRICS))}"
+        )
 
 
 def _check_callable_ref(path: Path, field: str, ref: str) -> None:
     module, _, func = ref.partition(":")
     if not module or not func:
-        raise SpecError(f"{path}: field '{field}' must look like 'module:function' or "
-                        f"'file.py:function', got {ref!r}")
+        raise SpecError(
+            f"{path}: field '{field}' must look like 'module:function' or "
+            f"'file.py:function', got {ref!r}"
+        )
 
 
 def _load_mlebench(folder: Path, raw: dict, mlebench_root: Path) -> Competition:
@@ -314,7 +339,9 @@ def _local_ref(folder: Path, ref: str, as_file: bool) -> str:
         return ref
     return f"{stem}.py:{func}" if as_file else f"{stem}:{func}"
 
+
 # --------------------------------------------------------------------------- callables
+
 
 def load_callable(comp: Competition, ref: str) -> Callable:
     """Resolve 'module:function' or 'file.py:function' (relative to the competition's

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,8 +20,16 @@ import pyarrow.parquet as pq
 from mleray.data import ensure_prepared
 from mleray.grading import grade_submission
 from mleray.registry import get_competition
-from mleray.results import (GRADE, SUBMISSIONS, TRIAL_SCHEMA, TRIALS, existing_results_folder, grade_columns,
-                            exclusive, write_atomic)
+from mleray.results import (
+    GRADE,
+    SUBMISSIONS,
+    TRIAL_SCHEMA,
+    TRIALS,
+    exclusive,
+    existing_results_folder,
+    grade_columns,
+    write_atomic,
+)
 
 NOT_RUN = ("infra_error", "cancelled")  # no submission was produced: nothing to grade
 _COMPARED = [f.name for f in GRADE if f.name != "graded_at"]
@@ -30,14 +37,18 @@ _COMPARED = [f.name for f in GRADE if f.name != "graded_at"]
 
 @dataclass
 class RegradeSummary:
-    regraded: int = 0             # rows graded again
-    changed: list[str] = field(default_factory=list)   # trial ids whose grade changed
+    regraded: int = 0  # rows graded again
+    changed: list[str] = field(default_factory=list)  # trial ids whose grade changed
     no_stored_submission: list[str] = field(default_factory=list)  # left as they were
-    skipped: int = 0              # not run, or (with only_failed) graded fine
+    skipped: int = 0  # not run, or (with only_failed) graded fine
 
 
-def regrade(results_dir: str | os.PathLike, *, only_failed: bool = False,
-            extra_paths: list[str] | None = None) -> RegradeSummary:
+def regrade(
+    results_dir: str | os.PathLike,
+    *,
+    only_failed: bool = False,
+    extra_paths: list[str] | None = None,
+) -> RegradeSummary:
     """Grade every final trial of `results_dir` again from its stored submission.
 
     `only_failed` limits it to rows whose grading failed (`grade_error` set with no
@@ -70,4 +81,8 @@ def regrade(results_dir: str | os.PathLike, *, only_failed: bool = False,
 
 
 def _grading_failed(row: dict) -> bool:
-    return row["grade_error"] is not None and row["score"] is None and row["submission_exists"] is not False
+    return (
+        row["grade_error"] is not None
+        and row["score"] is None
+        and row["submission_exists"] is not False
+    )

@@ -29,8 +29,9 @@ import fcntl
 import logging
 import os
 import warnings
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
@@ -62,7 +63,7 @@ IDENTITY = [
 
 OUTCOME = [
     pa.field("status", pa.string(), nullable=False),  # a FailureKind value
-    pa.field("error", pa.string()),                  # why the run failed, if it did
+    pa.field("error", pa.string()),  # why the run failed, if it did
     pa.field("exit_code", pa.int64()),
 ]
 
@@ -70,8 +71,8 @@ PLACEMENT = [
     pa.field("sandbox", pa.string()),
     pa.field("node_id", pa.string()),
     pa.field("node_ip", pa.string()),
-    pa.field("gpu_ids", pa.string()),       # comma-separated ids Ray granted, "" for none
-    pa.field("gpu_share", pa.float64()),    # num_gpus the actor reserved (fractional)
+    pa.field("gpu_ids", pa.string()),  # comma-separated ids Ray granted, "" for none
+    pa.field("gpu_share", pa.float64()),  # num_gpus the actor reserved (fractional)
     pa.field("cpus", pa.float64()),
     pa.field("memory_bytes", pa.int64()),
     pa.field("time_limit", pa.float64()),
@@ -104,7 +105,7 @@ GRADE = [  # every GradeReport field; its `error` is stored as `grade_error`
 VERSIONS = [
     pa.field("mleray_version", pa.string()),
     pa.field("image_id", pa.string()),
-    pa.field("kwargs", pa.string()),        # the agent kwargs as JSON
+    pa.field("kwargs", pa.string()),  # the agent kwargs as JSON
 ]
 
 TRIAL_SCHEMA = pa.schema(IDENTITY + OUTCOME + PLACEMENT + GRADE + VERSIONS)
@@ -117,7 +118,7 @@ SUBMISSIONS = "submissions"
 SPEC_FILE = "sweep.yaml"
 
 
-def grade_columns(report: "GradeReport | None") -> dict:
+def grade_columns(report: GradeReport | None) -> dict:
     """The GRADE columns of a row for a report (all null for none)."""
     if report is None:
         return {f.name: None for f in GRADE}
@@ -127,29 +128,47 @@ def grade_columns(report: "GradeReport | None") -> dict:
     return {f.name: values.get(f.name) for f in GRADE}
 
 
-def _identity(trial: "Trial", attempt: int) -> dict:
-    return {"trial_id": trial.trial_id, "sweep": trial.sweep, "competition_id": trial.competition_id,
-            "agent": trial.agent, "model": trial.model, "seed": trial.seed, "attempt": attempt}
-
-
-def build_trial_row(trial: "Trial", outcome: "TrialOutcome", report: "GradeReport | None") -> dict:
-    """One TRIAL_SCHEMA row: identity, outcome, placement and usage, grade, versions."""
+def _identity(trial: Trial, attempt: int) -> dict:
     return {
-        **_identity(trial, outcome.attempt),
-        "status": outcome.status, "error": outcome.error, "exit_code": outcome.exit_code,
-        "sandbox": outcome.sandbox or trial.sandbox, "node_id": outcome.node_id,
-        "node_ip": outcome.node_ip, "gpu_ids": ",".join(outcome.gpu_ids),
-        "gpu_share": trial.gpus, "cpus": trial.cpus, "memory_bytes": trial.memory_bytes,
-        "time_limit": trial.time_limit, "started_at": outcome.started_at,
-        "finished_at": outcome.finished_at, "wall_seconds": outcome.wall_seconds,
-        "gpu_seconds": trial.gpus * outcome.wall_seconds, "cpu_seconds": outcome.cpu_seconds,
-        "peak_memory_bytes": outcome.peak_memory_bytes,
-        **grade_columns(report),
-        "mleray_version": __version__, "image_id": outcome.image_id, "kwargs": trial.kwargs_json,
+        "trial_id": trial.trial_id,
+        "sweep": trial.sweep,
+        "competition_id": trial.competition_id,
+        "agent": trial.agent,
+        "model": trial.model,
+        "seed": trial.seed,
+        "attempt": attempt,
     }
 
 
-def build_snapshot_row(trial: "Trial", attempt: int, elapsed: float, report: "GradeReport") -> dict:
+def build_trial_row(trial: Trial, outcome: TrialOutcome, report: GradeReport | None) -> dict:
+    """One TRIAL_SCHEMA row: identity, outcome, placement and usage, grade, versions."""
+    return {
+        **_identity(trial, outcome.attempt),
+        "status": outcome.status,
+        "error": outcome.error,
+        "exit_code": outcome.exit_code,
+        "sandbox": outcome.sandbox or trial.sandbox,
+        "node_id": outcome.node_id,
+        "node_ip": outcome.node_ip,
+        "gpu_ids": ",".join(outcome.gpu_ids),
+        "gpu_share": trial.gpus,
+        "cpus": trial.cpus,
+        "memory_bytes": trial.memory_bytes,
+        "time_limit": trial.time_limit,
+        "started_at": outcome.started_at,
+        "finished_at": outcome.finished_at,
+        "wall_seconds": outcome.wall_seconds,
+        "gpu_seconds": trial.gpus * outcome.wall_seconds,
+        "cpu_seconds": outcome.cpu_seconds,
+        "peak_memory_bytes": outcome.peak_memory_bytes,
+        **grade_columns(report),
+        "mleray_version": __version__,
+        "image_id": outcome.image_id,
+        "kwargs": trial.kwargs_json,
+    }
+
+
+def build_snapshot_row(trial: Trial, attempt: int, elapsed: float, report: GradeReport) -> dict:
     return {**_identity(trial, attempt), "elapsed_seconds": elapsed, **grade_columns(report)}
 
 
@@ -214,8 +233,12 @@ class ResultWriter:
         path = self.root / folder / f"{row['trial_id']}-{row['attempt']}.parquet"
         write_atomic(path, pa.Table.from_pylist([row], schema=TRIAL_SCHEMA))
         if final:  # attempt numbers, not a listing: a folder may hold a million files
-            self._retire([self.root / TRIALS / f"{row['trial_id']}-{k}.parquet"
-                          for k in range(1, row["attempt"])])
+            self._retire(
+                [
+                    self.root / TRIALS / f"{row['trial_id']}-{k}.parquet"
+                    for k in range(1, row["attempt"])
+                ]
+            )
         return path
 
     def retire_superseded(self) -> int:
@@ -224,8 +247,13 @@ class ResultWriter:
         latest: dict[str, int] = {}
         for tid, attempt in _named_attempts(self.root / TRIALS):
             latest[tid] = max(attempt, latest.get(tid, 0))
-        return self._retire([self.root / TRIALS / f"{tid}-{attempt}.parquet"
-                             for tid, attempt in _named_attempts(self.root / TRIALS) if attempt < latest[tid]])
+        return self._retire(
+            [
+                self.root / TRIALS / f"{tid}-{attempt}.parquet"
+                for tid, attempt in _named_attempts(self.root / TRIALS)
+                if attempt < latest[tid]
+            ]
+        )
 
     def _retire(self, paths: list[Path]) -> int:
         moved = 0
@@ -234,9 +262,13 @@ class ResultWriter:
                 status = pq.read_table(path, columns=["status"]).column("status")[0].as_py()
             except (FileNotFoundError, pa.ArrowException, OSError):
                 continue
-            if status == FailureKind.INFRA_ERROR.value:  # anything else is a real duplicate: load() warns
+            if (
+                status == FailureKind.INFRA_ERROR.value
+            ):  # anything else is a real duplicate: load() warns
                 (self.root / ATTEMPTS).mkdir(exist_ok=True)
-                os.replace(path, self.root / ATTEMPTS / path.name)  # atomic: never in neither folder
+                os.replace(
+                    path, self.root / ATTEMPTS / path.name
+                )  # atomic: never in neither folder
                 moved += 1
         return moved
 
@@ -277,8 +309,10 @@ def _read_folder(folder: Path, schema: pa.Schema, columns: list[str] | None = No
         try:
             missing = [name for name in required if name not in pq.read_schema(path).names]
             if missing:  # another program's file: its rows would be null identities
-                warnings.warn(f"skipping {path}: not an mleray result file (no column "
-                              f"{', '.join(missing)})", stacklevel=3)
+                warnings.warn(
+                    f"skipping {path}: not an mleray result file (no column {', '.join(missing)})",
+                    stacklevel=3,
+                )
                 continue
             tables.append(pq.read_table(path, schema=schema, columns=columns))
         except (pa.ArrowException, OSError) as exc:
@@ -330,9 +364,11 @@ def _latest_per_trial(df: pd.DataFrame) -> pd.DataFrame:
     surprising = dropped[dropped["status"] != FailureKind.INFRA_ERROR.value]
     if len(surprising):
         # an infra_error row superseded by a rerun is expected; two final rows are not
-        warnings.warn(f"{len(surprising)} duplicate final rows (trial ids "
-                      f"{', '.join(sorted(set(surprising['trial_id']))[:3])}...): kept the latest attempt",
-                      stacklevel=3)
+        warnings.warn(
+            f"{len(surprising)} duplicate final rows (trial ids "
+            f"{', '.join(sorted(set(surprising['trial_id']))[:3])}...): kept the latest attempt",
+            stacklevel=3,
+        )
     latest = latest.reset_index(drop=True)
     latest.attrs["superseded_rows"] = len(dropped)
     return latest
@@ -390,7 +426,11 @@ def json_records(df: pd.DataFrame) -> list[dict]:
         for key, value in row.items():
             if isinstance(value, pd.Timestamp):
                 value = value.isoformat()
-            elif value is not None and not isinstance(value, (str, bytes, list, dict)) and pd.isna(value):
+            elif (
+                value is not None
+                and not isinstance(value, (str, bytes, list, dict))
+                and pd.isna(value)
+            ):
                 value = None
             elif hasattr(value, "item"):  # numpy scalar -> Python
                 value = value.item()

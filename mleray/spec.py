@@ -28,17 +28,30 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
 from mleray.errors import MlerayError, SpecError
 
 SANDBOXES = ("docker", "local")
-_TOP_KEYS = {"name", "competitions", "split", "agents", "seeds", "resources", "time_limit",
-             "sandbox", "results", "max_attempts", "snapshot_interval", "competitions_path"}
+_TOP_KEYS = {
+    "name",
+    "competitions",
+    "split",
+    "agents",
+    "seeds",
+    "resources",
+    "time_limit",
+    "sandbox",
+    "results",
+    "max_attempts",
+    "snapshot_interval",
+    "competitions_path",
+}
 _AGENT_KEYS = {"name", "models", "kwargs"}
 _RESOURCE_KEYS = {"gpus", "cpus", "memory"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -48,14 +61,14 @@ _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 @dataclass(frozen=True)
 class Resources:
-    gpus: float = 0.0                   # 0, a whole number, or 1/k
+    gpus: float = 0.0  # 0, a whole number, or 1/k
     cpus: float = 1.0
     memory_bytes: int = 4 * 1024**3
 
 
 @dataclass(frozen=True)
 class AgentSpec:
-    name: str                                    # built-in agent name or folder path
+    name: str  # built-in agent name or folder path
     models: tuple[str | None, ...] = (None,)
     kwargs: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
@@ -67,18 +80,18 @@ class AgentSpec:
 @dataclass(frozen=True)
 class SweepSpec:
     name: str
-    competitions: tuple[str, ...]                # resolved: listed ids, then the split's
+    competitions: tuple[str, ...]  # resolved: listed ids, then the split's
     agents: tuple[AgentSpec, ...]
     seeds: tuple[int, ...] = (0,)
     resources: Resources = Resources()
     time_limit: float = 600.0
     sandbox: str = "docker"
-    results: Path | None = None                  # None: results/<name>
+    results: Path | None = None  # None: results/<name>
     max_attempts: int = 3
     snapshot_interval: float | None = None
     competitions_path: tuple[str, ...] = ()
     split: str | None = None
-    source: str = "<spec>"                       # the file it came from, for messages
+    source: str = "<spec>"  # the file it came from, for messages
 
     @property
     def results_dir(self) -> Path:
@@ -90,11 +103,20 @@ class SweepSpec:
             "name": self.name,
             "competitions": list(self.competitions),
             **({"split": self.split} if self.split else {}),
-            "agents": [{"name": a.name, **({"models": list(a.models)} if a.models != (None,) else {}),
-                        "kwargs": dict(a.kwargs)} for a in self.agents],
+            "agents": [
+                {
+                    "name": a.name,
+                    **({"models": list(a.models)} if a.models != (None,) else {}),
+                    "kwargs": dict(a.kwargs),
+                }
+                for a in self.agents
+            ],
             "seeds": list(self.seeds),
-            "resources": {"gpus": self.resources.gpus, "cpus": self.resources.cpus,
-                          "memory": self.resources.memory_bytes},
+            "resources": {
+                "gpus": self.resources.gpus,
+                "cpus": self.resources.cpus,
+                "memory": self.resources.memory_bytes,
+            },
             "time_limit": self.time_limit,
             "sandbox": self.sandbox,
             "results": str(self.results_dir),
@@ -130,7 +152,9 @@ def spec_from_dict(raw: Any, *, source: str = "<spec>", check: bool = True) -> S
     _no_unknown(source, "", raw, _TOP_KEYS)
     name = _required(source, raw, "name")
     if not isinstance(name, str) or not _NAME.match(name):
-        raise SpecError(f"{source}: field `name` must be a short id (letters, digits, _.-), got {name!r}")
+        raise SpecError(
+            f"{source}: field `name` must be a short id (letters, digits, _.-), got {name!r}"
+        )
     # absolute, because Ray workers do not run in the driver's working directory
     paths = [str(Path(p).resolve()) for p in _str_list(source, raw, "competitions_path")]
     spec = SweepSpec(
@@ -167,7 +191,9 @@ def check_gpu_share(value: Any, where: str = "gpus") -> float:
     """A GPU request must be 0, a whole number, or 1/k: other fractions can leave actors
     pending forever when shares from different nodes do not add up."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise SpecError(f"{where}: expected 0, a whole number or 1/k (0.5, 0.25, ...), got {value!r}")
+        raise SpecError(
+            f"{where}: expected 0, a whole number or 1/k (0.5, 0.25, ...), got {value!r}"
+        )
     if value == 0 or float(value).is_integer():
         return float(value)
     inverse = 1.0 / value
@@ -179,7 +205,9 @@ def check_gpu_share(value: Any, where: str = "gpus") -> float:
 def _no_unknown(source: str, prefix: str, raw: dict, known: set[str]) -> None:
     for key in raw:
         if key not in known:
-            raise SpecError(f"{source}: unknown field `{prefix}{key}` (known: {', '.join(sorted(known))})")
+            raise SpecError(
+                f"{source}: unknown field `{prefix}{key}` (known: {', '.join(sorted(known))})"
+            )
 
 
 def _required(source: str, raw: dict, key: str) -> Any:
@@ -210,7 +238,9 @@ def _competitions(source: str, raw: dict, paths: list[str], check: bool) -> tupl
         except MlerayError as exc:
             raise SpecError(f"{source}: field `split`: {exc}") from None
     if not ids:
-        raise SpecError(f"{source}: field `competitions` (or `split`) must name at least one competition")
+        raise SpecError(
+            f"{source}: field `competitions` (or `split`) must name at least one competition"
+        )
     if len(set(ids)) != len(ids):
         dup = next(c for c in ids if ids.count(c) > 1)
         raise SpecError(f"{source}: field `competitions` lists {dup!r} twice")
@@ -238,11 +268,17 @@ def _agents(source: str, value: Any, check: bool) -> tuple[AgentSpec, ...]:
         _no_unknown(source, f"{where}.", entry, _AGENT_KEYS)
         name = entry.get("name")
         if not isinstance(name, str) or not name:
-            raise SpecError(f"{source}: field `{where}.name` must be an agent name or folder, got {name!r}")
+            raise SpecError(
+                f"{source}: field `{where}.name` must be an agent name or folder, got {name!r}"
+            )
         models = entry.get("models")
         if models is None:
             models = [None]
-        elif not isinstance(models, list) or not models or not all(isinstance(m, str) and m for m in models):
+        elif (
+            not isinstance(models, list)
+            or not models
+            or not all(isinstance(m, str) and m for m in models)
+        ):
             raise SpecError(f"{source}: field `{where}.models` must be a non-empty list of strings")
         kwargs = entry.get("kwargs") or {}
         if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
@@ -250,7 +286,9 @@ def _agents(source: str, value: Any, check: bool) -> tuple[AgentSpec, ...]:
         try:
             json.dumps(kwargs)
         except (TypeError, ValueError):
-            raise SpecError(f"{source}: field `{where}.kwargs` must hold plain JSON values") from None
+            raise SpecError(
+                f"{source}: field `{where}.kwargs` must hold plain JSON values"
+            ) from None
         if check:
             _check_agent(source, where, name)
         agents.append(AgentSpec(name=name, models=tuple(models), kwargs=dict(kwargs)))
@@ -268,7 +306,9 @@ def _check_agent(source: str, where: str, name: str) -> None:
 
 def _seeds(source: str, value: Any) -> tuple[int, ...]:
     if isinstance(value, bool):
-        raise SpecError(f"{source}: field `seeds` must be a count or a list of integers, got {value!r}")
+        raise SpecError(
+            f"{source}: field `seeds` must be a count or a list of integers, got {value!r}"
+        )
     if isinstance(value, int):
         if value < 1:
             raise SpecError(f"{source}: field `seeds` must be a count >= 1, got {value}")
@@ -277,7 +317,9 @@ def _seeds(source: str, value: Any) -> tuple[int, ...]:
         raise SpecError(f"{source}: field `seeds` must be a count or a non-empty list of integers")
     for i, seed in enumerate(value):
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise SpecError(f"{source}: field `seeds[{i}]` must be a non-negative integer, got {seed!r}")
+            raise SpecError(
+                f"{source}: field `seeds[{i}]` must be a non-negative integer, got {seed!r}"
+            )
     if len(set(value)) != len(value):
         raise SpecError(f"{source}: field `seeds` repeats a seed")
     return tuple(value)
@@ -309,7 +351,9 @@ def _positive(source: str, raw: dict, key: str, default: Any, integer: bool = Fa
 def _choice(source: str, raw: dict, key: str, choices: tuple[str, ...], default: str) -> str:
     value = raw.get(key, default)
     if value not in choices:
-        raise SpecError(f"{source}: field `{key}` must be one of {', '.join(choices)}, got {value!r}")
+        raise SpecError(
+            f"{source}: field `{key}` must be one of {', '.join(choices)}, got {value!r}"
+        )
     return value
 
 

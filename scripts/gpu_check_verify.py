@@ -1,5 +1,6 @@
 """Verify a gpu-check sweep (see gpu-check.sh): each container saw exactly the GPU Ray
 granted it, and no GPU was over-booked. Exit 0 when all holds, 1 otherwise."""
+
 import json
 import sys
 import tarfile

@@ -19,10 +19,10 @@ compares with the committed files instead of writing (exit 1 on a difference).
 from __future__ import annotations
 
 import argparse
-import warnings
 import os
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +32,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 SEEDS = (0, 1, 2, 3)
-NOISY = ("forest", "hist-gbm", "logreg-c1", "ridge-10", "knn-15", "knn-20")  # models given noisy copies
+NOISY = (
+    "forest",
+    "hist-gbm",
+    "logreg-c1",
+    "ridge-10",
+    "knn-15",
+    "knn-20",
+)  # models given noisy copies
 NOISE_LEVELS = (0.05, 0.15, 0.3, 0.6)
 SUBSAMPLE = 0.85
 SUBMISSION_DATE = "2024-06-01 00:00:00"  # fixed: the files must be reproducible
@@ -41,6 +48,7 @@ SUBMISSION_DATE = "2024-06-01 00:00:00"  # fixed: the files must be reproducible
 @dataclass(frozen=True)
 class Task:
     """A prepared competition as arrays: features, train labels, answers."""
+
     comp: object
     x_train: np.ndarray
     y_train: np.ndarray
@@ -70,10 +78,15 @@ def classifiers(seed: int) -> dict:
         "forest": ensemble.RandomForestClassifier(100, **rs),
         "extra-trees": ensemble.ExtraTreesClassifier(150, **rs),
         "hist-gbm": ensemble.HistGradientBoostingClassifier(**rs),
-        "hist-gbm-tuned": ensemble.HistGradientBoostingClassifier(learning_rate=0.05, max_iter=400,
-                                                                  l2_regularization=1.0, **rs),
+        "hist-gbm-tuned": ensemble.HistGradientBoostingClassifier(
+            learning_rate=0.05, max_iter=400, l2_regularization=1.0, **rs
+        ),
         "svm-rbf": scaled(svm.SVC(C=3.0, probability=True, **rs)),
-        "mlp": scaled(neural_network.MLPClassifier(hidden_layer_sizes=(64, 32), alpha=1e-3, max_iter=600, **rs)),
+        "mlp": scaled(
+            neural_network.MLPClassifier(
+                hidden_layer_sizes=(64, 32), alpha=1e-3, max_iter=600, **rs
+            )
+        ),
     }
 
 
@@ -96,14 +109,20 @@ def regressors(seed: int) -> dict:
         "extra-trees": ensemble.ExtraTreesRegressor(150, **rs),
         "hist-gbm": ensemble.HistGradientBoostingRegressor(**rs),
         "hist-gbm-abs": ensemble.HistGradientBoostingRegressor(loss="absolute_error", **rs),
-        "hist-gbm-tuned": ensemble.HistGradientBoostingRegressor(learning_rate=0.05, max_iter=500,
-                                                                 l2_regularization=1.0, **rs),
+        "hist-gbm-tuned": ensemble.HistGradientBoostingRegressor(
+            learning_rate=0.05, max_iter=500, l2_regularization=1.0, **rs
+        ),
         "svr-rbf": scaled(svm.SVR(C=30.0)),
-        "mlp": scaled(neural_network.MLPRegressor(hidden_layer_sizes=(64, 32), alpha=1e-2, max_iter=2000, **rs)),
+        "mlp": scaled(
+            neural_network.MLPRegressor(
+                hidden_layer_sizes=(64, 32), alpha=1e-2, max_iter=2000, **rs
+            )
+        ),
     }
 
 
 # --------------------------------------------------------------------------- data
+
 
 def load_task(comp) -> Task:
     public = comp.public_dir
@@ -111,8 +130,10 @@ def load_task(comp) -> Task:
     test = pd.read_csv(public / "test.csv")
     answers = pd.read_csv(comp.answers_path).set_index(comp.id_column).loc[test[comp.id_column]]
     label_columns = [c for c in train.columns if c not in test.columns]
-    features = pd.get_dummies(pd.concat([train[test.columns], test]).drop(columns=comp.id_column), dtype=float)
-    x_train, x_test = features.iloc[: len(train)].to_numpy(), features.iloc[len(train):].to_numpy()
+    features = pd.get_dummies(
+        pd.concat([train[test.columns], test]).drop(columns=comp.id_column), dtype=float
+    )
+    x_train, x_test = features.iloc[: len(train)].to_numpy(), features.iloc[len(train) :].to_numpy()
     y_train = train[label_columns[0]].to_numpy()
     classes = None
     if comp.metric == "log_loss":
@@ -123,6 +144,7 @@ def load_task(comp) -> Task:
 
 
 # --------------------------------------------------------------------------- predicting
+
 
 def predict(task: Task, model, seed: int) -> np.ndarray:
     """Fit on a seeded subsample of train; predictions shaped like the submission."""
@@ -174,12 +196,24 @@ def leaderboard_rows(task: Task) -> list[dict]:
     for seed in SEEDS:
         for name, model in catalogue(seed).items():
             prediction = predict(task, model, seed)
-            rows.append({"teamName": f"{name}-s{seed}", "model": name, "seed": seed,
-                         "score": score(task, prediction)})
+            rows.append(
+                {
+                    "teamName": f"{name}-s{seed}",
+                    "model": name,
+                    "seed": seed,
+                    "score": score(task, prediction),
+                }
+            )
             if name in NOISY:
                 for level in NOISE_LEVELS:
-                    rows.append({"teamName": f"{name}-noise{level}-s{seed}", "model": f"{name}+noise{level}",
-                                 "seed": seed, "score": score(task, add_noise(task, prediction, level, seed))})
+                    rows.append(
+                        {
+                            "teamName": f"{name}-noise{level}-s{seed}",
+                            "model": f"{name}+noise{level}",
+                            "seed": seed,
+                            "score": score(task, add_noise(task, prediction, level, seed)),
+                        }
+                    )
     return rows
 
 
@@ -196,13 +230,16 @@ def build_leaderboard(task: Task) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- README
 
+
 def readme_text(task: Task, board: pd.DataFrame) -> str:
     from mleray.grading import medal_thresholds
 
     comp = task.comp
     lower = comp.lower_is_better
     t = medal_thresholds(board, lower)
-    sample = pd.read_csv(comp.sample_submission_path).set_index(comp.id_column).loc[task.answers.index]
+    sample = (
+        pd.read_csv(comp.sample_submission_path).set_index(comp.id_column).loc[task.answers.index]
+    )
     values = sample[list(comp.target_columns)].to_numpy()
     sample_score = score(task, values[:, 0] if values.shape[1] == 1 else values)
 
@@ -215,11 +252,11 @@ def readme_text(task: Task, board: pd.DataFrame) -> str:
     return f"""# {comp.id}: leaderboard
 
 `leaderboard.csv` is not a Kaggle leaderboard. `scripts/make_leaderboards.py` made it by
-fitting {board['model'].nunique()} reference entries (scikit-learn dummy, linear, naive Bayes /
+fitting {board["model"].nunique()} reference entries (scikit-learn dummy, linear, naive Bayes /
 robust linear, nearest-neighbour, tree, forest, boosting, SVM and MLP models, plus noisy
-copies of good ones) with seeds {', '.join(map(str, SEEDS))} (each seed also picks an
+copies of good ones) with seeds {", ".join(map(str, SEEDS))} (each seed also picks an
 {int(SUBSAMPLE * 100)}% subsample of `train.csv`), then scoring them on the private answers with
-`{comp.metric}` ({'lower' if lower else 'higher'} is better). {len(board)} rows, best first.
+`{comp.metric}` ({"lower" if lower else "higher"} is better). {len(board)} rows, best first.
 Regenerate with `python scripts/make_leaderboards.py {comp.id}`.
 
 Medal thresholds (Kaggle's rules as MLE-bench applies them): gold {t.gold:.5f}, silver
@@ -228,11 +265,12 @@ Medal thresholds (Kaggle's rules as MLE-bench applies them): gold {t.gold:.5f}, 
 - sample submission: {sample_score} (wins nothing)
 - {rank_of(reference)}
 - {rank_of(simple)}
-- best entry: {board['teamName'][0]} at {board['score'][0]}
+- best entry: {board["teamName"][0]} at {board["score"][0]}
 """
 
 
 # --------------------------------------------------------------------------- main
+
 
 def make_one(competition_id: str, check: bool) -> bool:
     from mleray.data import prepare_competition
@@ -242,10 +280,14 @@ def make_one(competition_id: str, check: bool) -> bool:
     prepare_competition(comp)
     task = load_task(comp)
     board = build_leaderboard(task)
-    outputs = {comp.leaderboard_path: board.to_csv(index=False),
-               comp.root / "README.md": readme_text(task, board)}
+    outputs = {
+        comp.leaderboard_path: board.to_csv(index=False),
+        comp.root / "README.md": readme_text(task, board),
+    }
     if check:
-        stale = [path for path, text in outputs.items() if not path.is_file() or path.read_text() != text]
+        stale = [
+            path for path, text in outputs.items() if not path.is_file() or path.read_text() != text
+        ]
         for path in stale:
             print(f"{path} differs from what the script makes now", file=sys.stderr)
         if not stale:
@@ -253,19 +295,23 @@ def make_one(competition_id: str, check: bool) -> bool:
         return not stale
     for path, text in outputs.items():
         path.write_text(text)
-    print(f"{competition_id}: {len(board)} rows, best {board['score'][0]}, worst {board['score'].iloc[-1]}")
+    print(
+        f"{competition_id}: {len(board)} rows, best {board['score'][0]}, "
+        f"worst {board['score'].iloc[-1]}"
+    )
     return True
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("ids", nargs="*", help="competition ids (default: the builtin split)")
-    parser.add_argument("--check", action="store_true", help="compare with the committed files, write nothing")
+    parser.add_argument(
+        "--check", action="store_true", help="compare with the committed files, write nothing"
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")  # convergence chatter from the small MLPs and linear models
-    from mleray.registry import load_split
-
     from mleray.errors import MlerayError
+    from mleray.registry import load_split
 
     ids = args.ids or load_split("builtin")
     with tempfile.TemporaryDirectory(prefix="mleray-leaderboards-") as data_dir:

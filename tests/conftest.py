@@ -19,7 +19,10 @@ def _docker_ok() -> tuple[bool, str]:
         docker.from_env(timeout=5).ping()
         return True, ""
     except Exception as exc:  # any failure means "no usable engine"
-        return False, f"no Docker engine answers ({type(exc).__name__}); run scripts/setup-docker.sh"
+        return (
+            False,
+            f"no Docker engine answers ({type(exc).__name__}); run scripts/setup-docker.sh",
+        )
 
 
 def pytest_collection_modifyitems(config, items):

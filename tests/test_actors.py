@@ -28,16 +28,28 @@ def ray_one_gpu(builtin_data):
 
 def trial_for(agent, sandbox="local", gpus=1, seconds=None, name="actors"):
     agents = [{"name": agent, **({"kwargs": {"seconds": seconds}} if seconds is not None else {})}]
-    spec = spec_from_dict({"name": name, "competitions": [COMPETITION], "agents": agents, "sandbox": sandbox,
-                           "resources": {"gpus": gpus, "cpus": 0.5, "memory": "512m"}, "time_limit": 120},
-                          check=False)
+    spec = spec_from_dict(
+        {
+            "name": name,
+            "competitions": [COMPETITION],
+            "agents": agents,
+            "sandbox": sandbox,
+            "resources": {"gpus": gpus, "cpus": 0.5, "memory": "512m"},
+            "time_limit": 120,
+        },
+        check=False,
+    )
     return plan_trials(spec)[0]
 
 
 def test_actor_options_follow_resources():
     trial = trial_for("noop", gpus=0.25)
     options = actor_options(trial)
-    assert options["num_gpus"] == 0.25 and options["num_cpus"] == 0.5 and options["memory"] == 512 * 1024**2
+    assert (
+        options["num_gpus"] == 0.25
+        and options["num_cpus"] == 0.5
+        and options["memory"] == 512 * 1024**2
+    )
     assert options["max_restarts"] == 0 and options["max_task_retries"] == 0
     assert options["max_concurrency"] >= 2  # cancel() must reach a busy actor
 
@@ -84,7 +96,9 @@ def test_cancel_stops_the_sandbox(ray_one_gpu):
 @pytest.mark.ray
 def test_missing_public_data_on_the_node_is_an_infra_error(ray_one_gpu, tmp_path):
     ray = ray_one_gpu
-    actor, ref = start(ray, trial_for("noop"), runtime_env={"env_vars": {"MLERAY_DATA_DIR": str(tmp_path)}})
+    actor, ref = start(
+        ray, trial_for("noop"), runtime_env={"env_vars": {"MLERAY_DATA_DIR": str(tmp_path)}}
+    )
     outcome = ray.get(ref, timeout=120)
     ray.kill(actor)
     assert outcome.status == "infra_error" and "public data" in outcome.error
@@ -98,7 +112,9 @@ def test_docker_trial_gets_its_gpu_and_cancel_removes_the_container(ray_one_gpu)
 
     ray = ray_one_gpu
     client = docker.from_env()
-    done = ray.get(start(ray, trial_for("noop", sandbox="docker", name="actors-docker-ok"))[1], timeout=300)
+    done = ray.get(
+        start(ray, trial_for("noop", sandbox="docker", name="actors-docker-ok"))[1], timeout=300
+    )
     assert done.status == "completed", done.error
     assert done.gpu_ids == ("0",) and done.submission and done.image_id
     trial = trial_for("sleep", sandbox="docker", seconds=60, name="actors-docker")

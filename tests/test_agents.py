@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from mleray.agents import (
-    BUILTIN_AGENTS_DIR, get_agent, image_tag, list_agents, load_agent, resolve_secrets,
+    BUILTIN_AGENTS_DIR,
+    get_agent,
+    image_tag,
+    list_agents,
+    load_agent,
+    resolve_secrets,
 )
 from mleray.errors import NotFoundError, SpecError
 
@@ -34,7 +38,9 @@ def test_builtin_agents():
     assert all(a.network == "none" and a.secrets == () for n, a in agents.items() if n != "aideml")
     aide = agents["aideml"]
     assert aide.network == "bridge" and aide.secrets == ("OPENAI_API_KEY",)
-    assert aide.secret_env == {"OPENAI_API_KEY": "OPENAI_API_KEY"} and "OPENAI_API_KEY" not in aide.env
+    assert (
+        aide.secret_env == {"OPENAI_API_KEY": "OPENAI_API_KEY"} and "OPENAI_API_KEY" not in aide.env
+    )
     for agent in agents.values():
         assert agent.dir.parent == BUILTIN_AGENTS_DIR and (agent.dir / agent.dockerfile).is_file()
 
@@ -60,25 +66,38 @@ def test_folder_without_config(tmp_path):
         load_agent(tmp_path)
 
 
-@pytest.mark.parametrize("config, field", [
-    ("name: Mine\nbuild: Dockerfile\ncommand: [x]\n", "'name'"),
-    ("name: mine\nbuild: Dockerfile\ncommand: python3 run.py\n", "'command'"),
-    ("name: mine\nbuild: Dockerfile\ncommand: []\n", "'command'"),
-    ("name: mine\nbuild: Dockerfile\ncommand: [x]\nnetwork: host\n", "'network'"),
-    ("name: mine\nbuild: Dockerfile\ncommand: [x]\nnetwrk: none\n", "unknown field 'netwrk'"),
-    ("name: mine\nbuild: Missing.Dockerfile\ncommand: [x]\n", "'build'"),
-    ("name: mine\nbuild: ../../etc/passwd\ncommand: [x]\n", "'build'"),
-    ("name: mine\ncommand: [x]\n", "'build' .* or 'image'"),
-    ("name: mine\nbuild: Dockerfile\ncommand: [x]\nenv: {KEY: 'pre-${secret:K}'}\n", "'env.KEY'"),
-    ("name: mine\nbuild: Dockerfile\ncommand: [x]\nkwargs: [1, 2]\n", "'kwargs'"),
-    ("name: mine\nbuild: Dockerfile\ncommand: [x]\nenv: {CUDA_VISIBLE_DEVICES: '0,1,2,3'}\n",
-     "'env.CUDA_VISIBLE_DEVICES' is set by mleray"),
-    ("name: mine\nbuild: Dockerfile\ncommand: [x]\nenv: {NVIDIA_VISIBLE_DEVICES: all}\n",
-     "'env.NVIDIA_VISIBLE_DEVICES' is set by mleray"),
-    ("name: mine\nbuild: Dockerfile\ncommand: [x]\nenv: {MLERAY_SEED: '1'}\n", "'env.MLERAY_SEED' is set by mleray"),
-    ("name: mine\nbuild: Dockerfile\ncommand: [x\n", "not valid YAML"),
-    ("- just\n- a list\n", "mapping"),
-])
+@pytest.mark.parametrize(
+    "config, field",
+    [
+        ("name: Mine\nbuild: Dockerfile\ncommand: [x]\n", "'name'"),
+        ("name: mine\nbuild: Dockerfile\ncommand: python3 run.py\n", "'command'"),
+        ("name: mine\nbuild: Dockerfile\ncommand: []\n", "'command'"),
+        ("name: mine\nbuild: Dockerfile\ncommand: [x]\nnetwork: host\n", "'network'"),
+        ("name: mine\nbuild: Dockerfile\ncommand: [x]\nnetwrk: none\n", "unknown field 'netwrk'"),
+        ("name: mine\nbuild: Missing.Dockerfile\ncommand: [x]\n", "'build'"),
+        ("name: mine\nbuild: ../../etc/passwd\ncommand: [x]\n", "'build'"),
+        ("name: mine\ncommand: [x]\n", "'build' .* or 'image'"),
+        (
+            "name: mine\nbuild: Dockerfile\ncommand: [x]\nenv: {KEY: 'pre-${secret:K}'}\n",
+            "'env.KEY'",
+        ),
+        ("name: mine\nbuild: Dockerfile\ncommand: [x]\nkwargs: [1, 2]\n", "'kwargs'"),
+        (
+            "name: mine\nbuild: Dockerfile\ncommand: [x]\nenv: {CUDA_VISIBLE_DEVICES: '0,1,2,3'}\n",
+            "'env.CUDA_VISIBLE_DEVICES' is set by mleray",
+        ),
+        (
+            "name: mine\nbuild: Dockerfile\ncommand: [x]\nenv: {NVIDIA_VISIBLE_DEVICES: all}\n",
+            "'env.NVIDIA_VISIBLE_DEVICES' is set by mleray",
+        ),
+        (
+            "name: mine\nbuild: Dockerfile\ncommand: [x]\nenv: {MLERAY_SEED: '1'}\n",
+            "'env.MLERAY_SEED' is set by mleray",
+        ),
+        ("name: mine\nbuild: Dockerfile\ncommand: [x\n", "not valid YAML"),
+        ("- just\n- a list\n", "mapping"),
+    ],
+)
 def test_bad_config_names_file_and_field(tmp_path, config, field):
     folder = _agent_dir(tmp_path, config)
     with pytest.raises(SpecError, match=field) as info:
@@ -101,14 +120,18 @@ def test_image_tag_hashes_folder_and_base(tmp_path):
     folder = _agent_dir(tmp_path, GOOD)
     agent = load_agent(folder)
     tag = image_tag(agent, base_tag="mleray-base:aaa")
-    assert tag.startswith("mleray-agent-mine:") and tag == image_tag(agent, base_tag="mleray-base:aaa")
+    assert tag.startswith("mleray-agent-mine:") and tag == image_tag(
+        agent, base_tag="mleray-base:aaa"
+    )
     assert image_tag(agent, base_tag="mleray-base:bbb") != tag
     (folder / "__pycache__").mkdir()
     (folder / "__pycache__" / "run.cpython-311.pyc").write_bytes(b"cache")
     assert image_tag(agent, base_tag="mleray-base:aaa") == tag  # caches do not count
     (folder / "run.py").write_text("print('changed')\n")
     assert image_tag(agent, base_tag="mleray-base:aaa") != tag
-    prebuilt = load_agent(_agent_dir(tmp_path, "name: pre\nimage: python:3.11\ncommand: [python3]\n", "pre"))
+    prebuilt = load_agent(
+        _agent_dir(tmp_path, "name: pre\nimage: python:3.11\ncommand: [python3]\n", "pre")
+    )
     assert image_tag(prebuilt) == "python:3.11"
 
 
@@ -119,7 +142,9 @@ def test_cli_agents_list_json():
     result = CliRunner().invoke(app, ["agents", "list", "--json"])
     assert result.exit_code == 0, result.output
     rows = {row["name"]: row for row in json.loads(result.output)}
-    assert rows["aideml"]["secrets"] == ["OPENAI_API_KEY"] and rows["noop"]["image"].startswith("mleray-agent-noop:")
+    assert rows["aideml"]["secrets"] == ["OPENAI_API_KEY"] and rows["noop"]["image"].startswith(
+        "mleray-agent-noop:"
+    )
     table = CliRunner().invoke(app, ["agents", "list"])
     assert table.exit_code == 0 and "baseline" in table.output
 
@@ -129,7 +154,9 @@ def test_cli_build_unknown_agent_is_one_line():
 
     _register_commands()
     result = CliRunner().invoke(app, ["agents", "build", "no-such-agent"])
-    assert isinstance(result.exception, NotFoundError) and "unknown agent 'no-such-agent'" in str(result.exception)
+    assert isinstance(result.exception, NotFoundError) and "unknown agent 'no-such-agent'" in str(
+        result.exception
+    )
 
 
 def test_run_variables_win_over_extra_env(tmp_path):
@@ -138,9 +165,25 @@ def test_run_variables_win_over_extra_env(tmp_path):
     from mleray.sandbox.contract import CONTAINER_PATHS, agent_environment
 
     agent = load_agent(_agent_dir(tmp_path, GOOD + "env:\n  HOME: /work\n"))
-    request = RunRequest(trial_id="t", sweep="s", competition_id="c", public_dir=tmp_path, agent_dir=agent.dir,
-                         workdir=tmp_path, gpu_ids=("2",), seed=7,
-                         env={"CUDA_VISIBLE_DEVICES": "0,1,2,3", "NVIDIA_VISIBLE_DEVICES": "all", "MLERAY_SEED": "0"})
+    request = RunRequest(
+        trial_id="t",
+        sweep="s",
+        competition_id="c",
+        public_dir=tmp_path,
+        agent_dir=agent.dir,
+        workdir=tmp_path,
+        gpu_ids=("2",),
+        seed=7,
+        env={
+            "CUDA_VISIBLE_DEVICES": "0,1,2,3",
+            "NVIDIA_VISIBLE_DEVICES": "all",
+            "MLERAY_SEED": "0",
+        },
+    )
     env = agent_environment(request, agent, CONTAINER_PATHS)
-    assert (env["CUDA_VISIBLE_DEVICES"], env["NVIDIA_VISIBLE_DEVICES"], env["MLERAY_SEED"]) == ("2", "2", "7")
+    assert (env["CUDA_VISIBLE_DEVICES"], env["NVIDIA_VISIBLE_DEVICES"], env["MLERAY_SEED"]) == (
+        "2",
+        "2",
+        "7",
+    )
     assert env["HOME"] == "/work"  # not one of mleray's: the agent may move its home

@@ -16,12 +16,15 @@ def exact(n: int, c: int, k: int) -> Fraction:
     return 1 - Fraction(comb(n - c, k), comb(n, k))
 
 
-@pytest.mark.parametrize("n, c, k, expected", [
-    (5, 2, 2, 0.7),            # 1 − C(3,2)/C(5,2) = 1 − 3/10
-    (4, 1, 1, 0.25),
-    (3, 1, 2, 2 / 3),          # 1 − C(2,2)/C(3,2)
-    (10, 3, 4, 1 - 35 / 210),  # C(7,4)=35, C(10,4)=210
-])
+@pytest.mark.parametrize(
+    "n, c, k, expected",
+    [
+        (5, 2, 2, 0.7),  # 1 − C(3,2)/C(5,2) = 1 − 3/10
+        (4, 1, 1, 0.25),
+        (3, 1, 2, 2 / 3),  # 1 − C(2,2)/C(3,2)
+        (10, 3, 4, 1 - 35 / 210),  # C(7,4)=35, C(10,4)=210
+    ],
+)
 def test_hand_computed_values(n, c, k, expected):
     assert pass_at_k(n, c, k) == pytest.approx(expected, rel=1e-14)
 
@@ -29,9 +32,9 @@ def test_hand_computed_values(n, c, k, expected):
 def test_edge_cases():
     assert pass_at_k(7, 0, 3) == 0.0
     assert pass_at_k(7, 7, 3) == 1.0
-    assert pass_at_k(7, 1, 7) == 1.0   # k = n: any success means pass
+    assert pass_at_k(7, 1, 7) == 1.0  # k = n: any success means pass
     assert pass_at_k(7, 0, 7) == 0.0
-    assert pass_at_k(5, 4, 2) == 1.0   # n − c < k: every draw holds a success
+    assert pass_at_k(5, 4, 2) == 1.0  # n − c < k: every draw holds a success
     assert np.signbit(pass_at_k(3, 0, 1)) == False  # noqa: E712  no negative zero
 
 
@@ -48,8 +51,21 @@ def test_non_integers_raise():
         pass_at_k(5, "1", 1)
 
 
-@pytest.mark.parametrize("c, k", [(1, 1), (1, 2), (3, 7), (17, 100), (100, 50), (2500, 3),
-                                  (5000, 5000), (9000, 900), (1, 9999), (9990, 5)])
+@pytest.mark.parametrize(
+    "c, k",
+    [
+        (1, 1),
+        (1, 2),
+        (3, 7),
+        (17, 100),
+        (100, 50),
+        (2500, 3),
+        (5000, 5000),
+        (9000, 900),
+        (1, 9999),
+        (9990, 5),
+    ],
+)
 def test_large_n_matches_exact_fractions(c, k):
     n = 10_000
     want = float(exact(n, c, k))
@@ -77,11 +93,14 @@ def test_broadcasting_keeps_shape():
 
 def test_table_averages_competitions_with_enough_runs():
     # comp A: 4 runs, 3 medals; comp B: 3 runs, 1 medal.
-    runs = pd.DataFrame({
-        "agent": ["x"] * 7, "model": ["m"] * 7,
-        "competition_id": ["A"] * 4 + ["B"] * 3,
-        "any_medal": [True, True, False, True, False, True, False],
-    })
+    runs = pd.DataFrame(
+        {
+            "agent": ["x"] * 7,
+            "model": ["m"] * 7,
+            "competition_id": ["A"] * 4 + ["B"] * 3,
+            "any_medal": [True, True, False, True, False, True, False],
+        }
+    )
     table = pass_at_k_table(runs, ["agent", "model"], ["any_medal"], [1, 2, 4])
     by_k = table.set_index("k")
     assert by_k.loc[1, "pass_at_k"] == pytest.approx((3 / 4 + 1 / 3) / 2)
@@ -92,10 +111,15 @@ def test_table_averages_competitions_with_enough_runs():
 
 
 def test_table_separates_groups_and_metrics():
-    runs = pd.DataFrame({
-        "agent": ["x", "x", "y", "y"], "model": ["m"] * 4, "competition_id": ["A"] * 4,
-        "any_medal": [True, False, False, False], "gold_medal": [False, False, False, False],
-    })
+    runs = pd.DataFrame(
+        {
+            "agent": ["x", "x", "y", "y"],
+            "model": ["m"] * 4,
+            "competition_id": ["A"] * 4,
+            "any_medal": [True, False, False, False],
+            "gold_medal": [False, False, False, False],
+        }
+    )
     table = pass_at_k_table(runs, ["agent", "model"], ["any_medal", "gold_medal"], [1, 2])
     value = table.set_index(["agent", "metric", "k"])["pass_at_k"]
     assert value[("x", "any_medal", 1)] == pytest.approx(0.5)
@@ -111,14 +135,24 @@ def test_table_matches_exact_values_on_random_runs():
     for comp in range(12):
         n = int(rng.integers(1, 9))  # competitions with different run counts
         for agent in ("x", "y"):
-            rows += [{"agent": agent, "model": "m", "competition_id": f"c{comp}",
-                      "any_medal": bool(rng.random() < 0.4)} for _ in range(n)]
+            rows += [
+                {
+                    "agent": agent,
+                    "model": "m",
+                    "competition_id": f"c{comp}",
+                    "any_medal": bool(rng.random() < 0.4),
+                }
+                for _ in range(n)
+            ]
     runs = pd.DataFrame(rows)
     ks = [1, 2, 3, 5, 8]
     table = pass_at_k_table(runs, ["agent", "model"], ["any_medal"], ks)
     for (agent, k), row in table.set_index(["agent", "k"]).iterrows():
-        per_comp = runs.loc[runs["agent"] == agent].groupby("competition_id")["any_medal"].agg(
-            ["size", "sum"])
+        per_comp = (
+            runs.loc[runs["agent"] == agent]
+            .groupby("competition_id")["any_medal"]
+            .agg(["size", "sum"])
+        )
         usable = per_comp.loc[per_comp["size"] >= k]
         want = [float(exact(int(n), int(c), k)) for n, c in zip(usable["size"], usable["sum"])]
         assert row["competitions"] == len(want)

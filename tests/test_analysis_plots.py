@@ -23,8 +23,9 @@ def assert_png(path: Path, min_bytes: int = 5_000) -> None:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     folder = tmp_path_factory.mktemp("results")
-    write_results(folder, synthetic_trials(competitions=6, agents=2, models=1, seeds=3),
-                  file_per_trial=False)
+    write_results(
+        folder, synthetic_trials(competitions=6, agents=2, models=1, seeds=3), file_per_trial=False
+    )
     return build_report(folder, n_boot=200)
 
 
@@ -49,7 +50,9 @@ def test_heatmap_and_time_plot_without_data(tmp_path):
 
 
 def test_heatmap_handles_missing_scores(tmp_path):
-    rows = [{"agent": "a", "model": "-", "competition_id": "c1", "normalised": 0.4},
-            {"agent": "a", "model": "-", "competition_id": "c2", "normalised": None},
-            {"agent": "b", "model": "-", "competition_id": "c1", "normalised": 3.0}]
+    rows = [
+        {"agent": "a", "model": "-", "competition_id": "c1", "normalised": 0.4},
+        {"agent": "a", "model": "-", "competition_id": "c2", "normalised": None},
+        {"agent": "b", "model": "-", "competition_id": "c1", "normalised": 3.0},
+    ]
     assert_png(plots.plot_heatmap(rows, KEYS, tmp_path / "h.png"))

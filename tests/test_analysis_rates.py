@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,8 +14,14 @@ KEYS = ["agent", "model"]
 
 
 def medal(competition_id, seed, won, **extra):
-    return {"competition_id": competition_id, "seed": seed, "agent": "x",
-            "any_medal": won, "bronze_medal": won, **extra}
+    return {
+        "competition_id": competition_id,
+        "seed": seed,
+        "agent": "x",
+        "any_medal": won,
+        "bronze_medal": won,
+        **extra,
+    }
 
 
 def sweep_rows():
@@ -27,10 +31,14 @@ def sweep_rows():
     seed 2's B crashed without a valid submission: a failure.
     """
     return [
-        medal("A", 0, True), medal("B", 0, False),
-        medal("A", 1, True), medal("B", 1, True),
-        medal("A", 2, True, status="timeout"), medal("B", 2, False, status="agent_error"),
-        medal("A", 3, True), medal("B", 3, False, status="infra_error"),
+        medal("A", 0, True),
+        medal("B", 0, False),
+        medal("A", 1, True),
+        medal("B", 1, True),
+        medal("A", 2, True, status="timeout"),
+        medal("B", 2, False, status="agent_error"),
+        medal("A", 3, True),
+        medal("B", 3, False, status="infra_error"),
     ]
 
 
@@ -43,7 +51,7 @@ def frames(rows):
 
 def test_runs_drop_not_run_and_judge_the_rest_by_their_grade():
     trials, runs, _ = frames(sweep_rows())
-    assert len(trials) == 8 and len(runs) == 7          # infra_error is not a run
+    assert len(trials) == 8 and len(runs) == 7  # infra_error is not a run
     timed_out = runs.loc[runs["status"] == "timeout"].iloc[0]
     assert timed_out["any_medal"] and timed_out["valid_submission"]
     crashed = runs.loc[runs["status"] == "agent_error"].iloc[0]
@@ -70,10 +78,22 @@ def test_mean_and_sem_by_hand():
 
 
 def test_gold_and_valid_rates_by_hand():
-    rows = [{"competition_id": c, "seed": s, "agent": "x", "gold_medal": g, "any_medal": g,
-             "valid_submission": v}
-            for c, s, g, v in [("A", 0, True, True), ("B", 0, False, False),
-                               ("A", 1, False, True), ("B", 1, False, True)]]
+    rows = [
+        {
+            "competition_id": c,
+            "seed": s,
+            "agent": "x",
+            "gold_medal": g,
+            "any_medal": g,
+            "valid_submission": v,
+        }
+        for c, s, g, v in [
+            ("A", 0, True, True),
+            ("B", 0, False, False),
+            ("A", 1, False, True),
+            ("B", 1, False, True),
+        ]
+    ]
     _, runs, seeds = frames(rows)
     table = rates.medal_rates(rates.seed_table(runs, KEYS, seeds, ["A", "B"]), KEYS)
     by_metric = table.set_index("metric")
@@ -142,7 +162,11 @@ def test_bootstrap_table_resamples_competitions_not_runs():
 
 def test_paired_difference_on_shared_competitions():
     rows = []
-    for comp, (x_won, y_won) in {"A": (True, False), "B": (True, True), "C": (False, False)}.items():
+    for comp, (x_won, y_won) in {
+        "A": (True, False),
+        "B": (True, True),
+        "C": (False, False),
+    }.items():
         for seed in range(2):
             rows.append({**medal(comp, seed, x_won), "agent": "x"})
             rows.append({**medal(comp, seed, y_won), "agent": "y"})

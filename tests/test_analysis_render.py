@@ -16,9 +16,14 @@ from mleray.analysis.synthetic import synthetic_trials, write_results
 
 
 def test_records_are_plain_python_with_none_for_missing():
-    frame = pd.DataFrame({"x": [1.5, np.nan, np.inf], "n": np.array([1, 2, 3], dtype=np.int64),
-                          "s": pd.array(["a", None, "c"], dtype="string"),
-                          "ids": [["c1"], [], ["c2", "c3"]]})
+    frame = pd.DataFrame(
+        {
+            "x": [1.5, np.nan, np.inf],
+            "n": np.array([1, 2, 3], dtype=np.int64),
+            "s": pd.array(["a", None, "c"], dtype="string"),
+            "ids": [["c1"], [], ["c2", "c3"]],
+        }
+    )
     rows = records(frame)
     assert rows[0] == {"x": 1.5, "n": 1, "s": "a", "ids": ["c1"]}
     assert rows[1]["x"] is None and rows[1]["s"] is None
@@ -40,20 +45,33 @@ def test_display_unit(hours, unit):
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     folder = tmp_path_factory.mktemp("results")
-    write_results(folder, synthetic_trials(competitions=5, agents=2, models=1, seeds=3, rng_seed=4),
-                  file_per_trial=False)
+    write_results(
+        folder,
+        synthetic_trials(competitions=5, agents=2, models=1, seeds=3, rng_seed=4),
+        file_per_trial=False,
+    )
     return build_report(folder, n_boot=100)
 
 
 def test_markdown_has_every_section(report):
     text = to_markdown(report)
-    for heading in ("## What is missing", "## Medal rates", "## pass@k", "### gold",
-                    "## 95% bootstrap intervals", "## Paired differences",
-                    "## Any-medal rate vs time budget", "## GPU cost", "## By GPU share",
-                    "## Best score per competition", "## Method"):
+    for heading in (
+        "## What is missing",
+        "## Medal rates",
+        "## pass@k",
+        "### gold",
+        "## 95% bootstrap intervals",
+        "## Paired differences",
+        "## Any-medal rate vs time budget",
+        "## GPU cost",
+        "## By GPU share",
+        "## Best score per competition",
+        "## Method",
+    ):
         assert heading in text, heading
-    rate = next(r for r in report.medal_rates
-                if r["metric"] == "any_medal" and r["agent"] == "agent-0")
+    rate = next(
+        r for r in report.medal_rates if r["metric"] == "any_medal" and r["agent"] == "agent-0"
+    )
     assert f"{rate['mean_pct']:.1f} ± {rate['sem_pct']:.1f}" in text
 
 

@@ -54,8 +54,10 @@ def fit_simple_model(comp) -> pd.DataFrame:
     train = pd.read_csv(comp.public_dir / "train.csv")
     test = pd.read_csv(comp.public_dir / "test.csv")
     label = [c for c in train.columns if c not in test.columns][0]
-    features = pd.get_dummies(pd.concat([train[test.columns], test]).drop(columns=comp.id_column), dtype=float)
-    x_train, x_test = features.iloc[: len(train)], features.iloc[len(train):]
+    features = pd.get_dummies(
+        pd.concat([train[test.columns], test]).drop(columns=comp.id_column), dtype=float
+    )
+    x_train, x_test = features.iloc[: len(train)], features.iloc[len(train) :]
     submission = test[[comp.id_column]].copy()
     if comp.metric in ("rmse", "mae", "rmsle", "r2"):
         model = RandomForestRegressor(100, random_state=0).fit(x_train, train[label])
@@ -118,8 +120,17 @@ def test_leaderboard_is_ranked_big_enough_and_explained(competition_id):
 def test_leaderboard_script_reproduces_a_committed_leaderboard():
     """The committed leaderboard is what the committed script makes (about 7 s)."""
     repo = Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, str(repo / "scripts" / "make_leaderboards.py"), "diabetes-rmse", "--check"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(repo / "scripts" / "make_leaderboards.py"),
+            "diabetes-rmse",
+            "--check",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "diabetes-rmse: committed leaderboard and README reproduced exactly" in done.stdout
 
@@ -128,7 +139,9 @@ def test_leaderboard_script_unknown_id_is_one_line_exit_2(capsys, monkeypatch, t
     monkeypatch.setenv("MLERAY_DATA_DIR", str(tmp_path))  # main() points it at a temp dir
     assert load_leaderboard_script().main(["no-such-competition", "--check"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: unknown competition 'no-such-competition'")
+    assert len(lines) == 1 and lines[0].startswith(
+        "error: unknown competition 'no-such-competition'"
+    )
 
 
 def load_leaderboard_script():

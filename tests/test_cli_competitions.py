@@ -44,14 +44,27 @@ def test_show_json_has_config_fields_and_paths(builtin_data):
     assert shown["metric"] == "roc_auc" and shown["target_columns"] == ["malignant"]
     assert shown["prepared"] is True
     assert shown["answers_path"] == str(builtin_data / "breast-cancer-auc" / "private" / "test.csv")
-    assert shown["sample_submission_path"] == str(builtin_data / "breast-cancer-auc" / "public" / "sample_submission.csv")
-    for key in ("public_dir", "private_dir", "raw_dir", "leaderboard_path", "description_path", "id_column"):
+    assert shown["sample_submission_path"] == str(
+        builtin_data / "breast-cancer-auc" / "public" / "sample_submission.csv"
+    )
+    for key in (
+        "public_dir",
+        "private_dir",
+        "raw_dir",
+        "leaderboard_path",
+        "description_path",
+        "id_column",
+    ):
         assert key in shown
 
 
 def test_unknown_competition_is_exit_2_with_one_line():
-    for args in (["competitions", "show", "nope"], ["grade", "--competition", "nope", "x.csv"],
-                 ["prepare", "nope"], ["prepare", "--split", "nope"]):
+    for args in (
+        ["competitions", "show", "nope"],
+        ["grade", "--competition", "nope", "x.csv"],
+        ["prepare", "nope"],
+        ["prepare", "--split", "nope"],
+    ):
         result = invoke(*args)
         assert result.exit_code == 2, args
         assert result.stderr.count("\n") == 1 and "nope" in result.stderr
@@ -90,7 +103,10 @@ def test_prepare_ids_reports_each_and_is_idempotent(tmp_path, monkeypatch):
     monkeypatch.setenv("MLERAY_DATA_DIR", str(tmp_path))
     result = invoke("prepare", "diabetes-rmse", "digits-accuracy")
     assert result.exit_code == 0, result.output
-    assert "diabetes-rmse: prepared in" in result.stdout and "digits-accuracy: prepared in" in result.stdout
+    assert (
+        "diabetes-rmse: prepared in" in result.stdout
+        and "digits-accuracy: prepared in" in result.stdout
+    )
     again = invoke("prepare", "diabetes-rmse")
     assert again.exit_code == 0 and "already prepared" in again.stdout
     forced = invoke("prepare", "diabetes-rmse", "--force")
@@ -111,11 +127,20 @@ def test_prepare_a_kaggle_competition_without_credentials_fails_cleanly(tmp_path
 @pytest.mark.slow
 def test_prepare_split_builtin_offline_in_under_a_minute(tmp_path):
     """The real command in a fresh process, no network needed (MLERAY_DATA_DIR is fresh)."""
-    env = {**os.environ, "MLERAY_DATA_DIR": str(tmp_path),
-           "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    env = {
+        **os.environ,
+        "MLERAY_DATA_DIR": str(tmp_path),
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+    }
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "mleray", "prepare", "--split", "builtin"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "mleray", "prepare", "--split", "builtin"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("prepared in") >= 6

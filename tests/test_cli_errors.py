@@ -12,8 +12,13 @@ from mleray.analysis.synthetic import write_results
 
 
 def mleray(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mleray", *args], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "mleray", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def assert_one_error_line(done: subprocess.CompletedProcess, *fragments: str) -> None:
@@ -31,7 +36,9 @@ def test_negative_declared_resources_are_a_usage_error(tmp_path, option):
 
 
 def test_run_negative_num_gpus_is_a_usage_error():
-    done = mleray("run", "--competition", "breast-cancer-auc", "--agent", "noop", "--num-gpus", "-1")
+    done = mleray(
+        "run", "--competition", "breast-cancer-auc", "--agent", "noop", "--num-gpus", "-1"
+    )
     assert_one_error_line(done, "--num-gpus", "greater than or equal to 0")
 
 
@@ -51,15 +58,18 @@ def test_results_path_that_is_a_file_is_one_line(tmp_path, builtin_data):
     in_the_way = tmp_path / "results"
     in_the_way.write_text("not a folder")
     spec = tmp_path / "spec.yaml"
-    spec.write_text("name: x\ncompetitions: [breast-cancer-auc]\nagents: [{name: noop}]\n"
-                    "sandbox: local\nresources: {cpus: 0.5, memory: 256m}\n")
+    spec.write_text(
+        "name: x\ncompetitions: [breast-cancer-auc]\nagents: [{name: noop}]\n"
+        "sandbox: local\nresources: {cpus: 0.5, memory: 256m}\n"
+    )
     done = mleray("sweep", str(spec), "--results", str(in_the_way), "--num-cpus", "1")
     assert_one_error_line(done, str(in_the_way))
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
-@pytest.mark.parametrize("command", [["competitions", "list"], ["competitions", "show", "x"],
-                                     ["prepare", "x"]])
+@pytest.mark.parametrize(
+    "command", [["competitions", "list"], ["competitions", "show", "x"], ["prepare", "x"]]
+)
 def test_competitions_path_that_is_no_folder_is_named(tmp_path, command):
     absent = tmp_path / "no-such-registry"
     done = mleray(*command, "--competitions-path", str(absent))
@@ -68,8 +78,9 @@ def test_competitions_path_that_is_no_folder_is_named(tmp_path, command):
 
 
 def test_status_heading_stays_one_line_in_a_narrow_terminal(tmp_path):
-    results = write_results(tmp_path / "results", [{"competition_id": "c", "seed": s}
-                                                   for s in range(3)])
+    results = write_results(
+        tmp_path / "results", [{"competition_id": "c", "seed": s} for s in range(3)]
+    )
     done = mleray("status", str(results), env={"COLUMNS": "60"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == f"{results}: 3 trials, 3 attempts"

@@ -24,7 +24,9 @@ def test_cluster_config_passes_ray_validation():
     validate_config(prepare_config(copy.deepcopy(config)))  # with the provider's defaults filled in
     head = config["available_node_types"][config["head_node_type"]]
     assert head["resources"]["mleray_answers"] == 1
-    assert head["resources"]["CPU"] == 0 and head["resources"]["GPU"] == 0  # no agent near the answers
+    assert (
+        head["resources"]["CPU"] == 0 and head["resources"]["GPU"] == 0
+    )  # no agent near the answers
     assert any("private" in pattern for pattern in config["rsync_exclude"])
 
 
@@ -56,20 +58,29 @@ def test_a_node_joining_mid_sweep_gets_trials(cluster, tmp_path):
     """An autoscaled or late-booting node must be used: the admission limit follows it
     (before, it stayed at the capacity seen at start, 4 GPUs + 2 queued)."""
     import ray
-
     from test_driver import max_overlap
 
     from mleray.driver import run_sweep
     from mleray.results import load
     from mleray.spec import spec_from_dict
 
-    spec = spec_from_dict({
-        "name": "grow", "competitions": [COMPETITION], "agents": [{"name": "sleep", "kwargs": {"seconds": 25}}],
-        "seeds": 8, "sandbox": "local", "time_limit": 120, "results": str(tmp_path / "r"),
-        "resources": {"gpus": 1, "cpus": 0.5, "memory": "256m"}}, source="test")
+    spec = spec_from_dict(
+        {
+            "name": "grow",
+            "competitions": [COMPETITION],
+            "agents": [{"name": "sleep", "kwargs": {"seconds": 25}}],
+            "seeds": 8,
+            "sandbox": "local",
+            "time_limit": 120,
+            "results": str(tmp_path / "r"),
+            "resources": {"gpus": 1, "cpus": 0.5, "memory": "256m"},
+        },
+        source="test",
+    )
     summary = {}
-    runner = threading.Thread(target=lambda: summary.update(s=run_sweep(spec, address=cluster.address,
-                                                                          progress=False)))
+    runner = threading.Thread(
+        target=lambda: summary.update(s=run_sweep(spec, address=cluster.address, progress=False))
+    )
     runner.start()
     time.sleep(4)
     joined = cluster.add_node(num_cpus=4, num_gpus=4, memory=2 * 1024**3)
@@ -83,7 +94,9 @@ def test_a_node_joining_mid_sweep_gets_trials(cluster, tmp_path):
         cluster.remove_node(joined)  # the next test expects the two original workers
         cluster.wait_for_nodes()
     assert len(df) == 8 and set(df["status"]) == {"completed"}, df[["status", "error"]]
-    assert max_overlap(list(zip(df["started_at"], df["finished_at"]))) == 8  # all 8 GPUs busy at once
+    assert (
+        max_overlap(list(zip(df["started_at"], df["finished_at"]))) == 8
+    )  # all 8 GPUs busy at once
 
 
 @pytest.mark.ray
@@ -96,15 +109,26 @@ def test_lost_node_trials_are_retried_on_another_node(cluster, tmp_path):
     from mleray.results import load, load_attempts
     from mleray.spec import spec_from_dict
 
-    spec = spec_from_dict({
-        "name": "cluster", "competitions": [COMPETITION], "agents": [{"name": "sleep", "kwargs": {"seconds": 20}}],
-        "seeds": 4, "sandbox": "local", "time_limit": 120, "max_attempts": 2, "results": str(tmp_path / "r"),
-        "resources": {"gpus": 1, "cpus": 0.5, "memory": "256m"}}, source="test")
+    spec = spec_from_dict(
+        {
+            "name": "cluster",
+            "competitions": [COMPETITION],
+            "agents": [{"name": "sleep", "kwargs": {"seconds": 20}}],
+            "seeds": 4,
+            "sandbox": "local",
+            "time_limit": 120,
+            "max_attempts": 2,
+            "results": str(tmp_path / "r"),
+            "resources": {"gpus": 1, "cpus": 0.5, "memory": "256m"},
+        },
+        source="test",
+    )
     head_id = cluster.head_node.node_id
     doomed = list(cluster.worker_nodes)[-1]
     summary = {}
-    runner = threading.Thread(target=lambda: summary.update(s=run_sweep(spec, address=cluster.address,
-                                                                          progress=False)))
+    runner = threading.Thread(
+        target=lambda: summary.update(s=run_sweep(spec, address=cluster.address, progress=False))
+    )
     runner.start()
     time.sleep(8)  # all four trials placed: two on each worker
     cluster.remove_node(doomed)

@@ -10,7 +10,7 @@ from mleray import data, registry
 from mleray.errors import NotPreparedError, SpecError
 from tests.test_registry import GOOD, write_comp
 
-TOY_PREPARE = '''
+TOY_PREPARE = """
 import os
 
 
@@ -26,7 +26,7 @@ def prepare(raw, public, private):
         raise RuntimeError("prepare crashed half way")
     (public / "sample_submission.csv").write_text("id,y\\n" + "".join(r.split(",")[0] + ",0\\n" for r in rows[10:]))
     (private / "test.csv").write_text("id,y\\n" + "".join(r.split(",")[0] + "," + r.split(",")[2] + "\\n" for r in rows[10:]))
-'''
+"""
 
 
 @pytest.fixture
@@ -40,18 +40,30 @@ def toy(tmp_path, monkeypatch):
 def test_prepare_writes_public_private_and_a_manifest(toy):
     assert data.prepare_competition(toy) == toy.data_dir
     assert sorted(p.name for p in toy.public_dir.iterdir()) == [
-        "description.md", "sample_submission.csv", "test.csv", "train.csv"]
+        "description.md",
+        "sample_submission.csv",
+        "test.csv",
+        "train.csv",
+    ]
     assert [p.name for p in toy.private_dir.iterdir()] == ["test.csv"]
     assert (toy.raw_dir / "all.csv").is_file()
     assert data.ensure_prepared(toy) == toy
     sums = data.checksums(toy)
-    assert set(sums) == {"public/description.md", "public/sample_submission.csv", "public/test.csv",
-                         "public/train.csv", "private/test.csv"}
+    assert set(sums) == {
+        "public/description.md",
+        "public/sample_submission.csv",
+        "public/test.csv",
+        "public/train.csv",
+        "private/test.csv",
+    }
     assert "raw/all.csv" in json.loads(data.manifest_path(toy).read_text())["raw"]
 
 
 def test_not_prepared_names_the_command(toy):
-    with pytest.raises(NotPreparedError, match=r"competition toy-comp is not prepared: run `mleray prepare toy-comp`"):
+    with pytest.raises(
+        NotPreparedError,
+        match=r"competition toy-comp is not prepared: run `mleray prepare toy-comp`",
+    ):
         data.ensure_prepared(toy)
     assert not data.is_prepared(toy)
 
@@ -66,12 +78,21 @@ def test_prepare_is_idempotent_and_deterministic(toy):
     assert data.checksums(toy) == first
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda c: (c.private_dir / "test.csv").write_text("id,y\n11,2\n"), "checksum mismatch in .*private/test.csv"),
-    (lambda c: (c.public_dir / "train.csv").unlink(), "missing file .*public/train.csv"),
-    (lambda c: (c.public_dir / "leak.csv").write_text("x"), "unexpected file .*public/leak.csv"),
-    (lambda c: data.manifest_path(c).write_text("{not json"), "manifest .* is unreadable"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (
+            lambda c: (c.private_dir / "test.csv").write_text("id,y\n11,2\n"),
+            "checksum mismatch in .*private/test.csv",
+        ),
+        (lambda c: (c.public_dir / "train.csv").unlink(), "missing file .*public/train.csv"),
+        (
+            lambda c: (c.public_dir / "leak.csv").write_text("x"),
+            "unexpected file .*public/leak.csv",
+        ),
+        (lambda c: data.manifest_path(c).write_text("{not json"), "manifest .* is unreadable"),
+    ],
+)
 def test_damage_is_detected_on_use(toy, damage, message):
     data.prepare_competition(toy)
     damage(toy)
@@ -111,7 +132,7 @@ def test_a_failed_forced_reprepare_keeps_the_old_data(toy, monkeypatch):
 
 def test_a_prepare_that_forgets_the_answers_is_a_spec_error(toy):
     prepare_py = toy.root / "prepare.py"
-    prepare_py.write_text(TOY_PREPARE.replace('(private / "test.csv").write_text', 'print'))
+    prepare_py.write_text(TOY_PREPARE.replace('(private / "test.csv").write_text', "print"))
     with pytest.raises(SpecError, match="wrote no answers private/test.csv"):
         data.prepare_competition(toy)
 

@@ -21,8 +21,14 @@ COMPETITION = "breast-cancer-auc"
 def ray_two_gpus(builtin_data):
     import ray
 
-    ray.init(address="local", num_cpus=8, num_gpus=2, resources={"mleray_answers": 1},
-             include_dashboard=False, log_to_driver=False)
+    ray.init(
+        address="local",
+        num_cpus=8,
+        num_gpus=2,
+        resources={"mleray_answers": 1},
+        include_dashboard=False,
+        log_to_driver=False,
+    )
     yield ray
     ray.shutdown()
 
@@ -30,20 +36,32 @@ def ray_two_gpus(builtin_data):
 def make_agent(root: Path, name: str, script: str) -> Path:
     folder = root / name
     folder.mkdir(parents=True)
-    (folder / "config.yaml").write_text(f'name: {name}\nimage: none\ncommand: ["python3", "{{agent_dir}}/run.py"]\n')
+    (folder / "config.yaml").write_text(
+        f'name: {name}\nimage: none\ncommand: ["python3", "{{agent_dir}}/run.py"]\n'
+    )
     (folder / "run.py").write_text(textwrap.dedent(script))
     return folder
 
 
 def sweep_spec(tmp_path, agent, seeds=1, **extra):
-    raw = {"name": extra.pop("name", "t"), "competitions": [COMPETITION], "agents": [agent],
-           "seeds": seeds, "sandbox": "local", "time_limit": 60, "results": str(tmp_path / "results"),
-           "resources": {"gpus": 0.5, "cpus": 0.5, "memory": "256m"}, **extra}
+    raw = {
+        "name": extra.pop("name", "t"),
+        "competitions": [COMPETITION],
+        "agents": [agent],
+        "seeds": seeds,
+        "sandbox": "local",
+        "time_limit": 60,
+        "results": str(tmp_path / "results"),
+        "resources": {"gpus": 0.5, "cpus": 0.5, "memory": "256m"},
+        **extra,
+    }
     return spec_from_dict(raw, source="test")
 
 
 def max_overlap(intervals):
-    events = sorted([(s, 1) for s, e in intervals] + [(e, -1) for s, e in intervals], key=lambda x: (x[0], x[1]))
+    events = sorted(
+        [(s, 1) for s, e in intervals] + [(e, -1) for s, e in intervals], key=lambda x: (x[0], x[1])
+    )
     now = peak = 0
     for _, step in events:
         now += step
@@ -80,7 +98,10 @@ def test_gpu_shares_pack_without_overbooking(tmp_path, ray_two_gpus):
 
 @pytest.mark.ray
 def test_snapshots_give_score_versus_time(tmp_path, ray_two_gpus):
-    agent = make_agent(tmp_path, "progressive", """
+    agent = make_agent(
+        tmp_path,
+        "progressive",
+        """
         import os, shutil, time, pandas as pd
         data, out = os.environ["MLERAY_DATA"], os.environ["MLERAY_SUBMISSION_DIR"]
         sample = pd.read_csv(os.path.join(data, "sample_submission.csv"))
@@ -88,8 +109,11 @@ def test_snapshots_give_score_versus_time(tmp_path, ray_two_gpus):
         time.sleep(1.5)
         sample.to_csv(os.path.join(out, "submission.csv"), index=False)             # valid
         time.sleep(1.5)
-    """)
-    summary = run_sweep(sweep_spec(tmp_path, {"name": str(agent)}, snapshot_interval=0.5), progress=False)
+    """,
+    )
+    summary = run_sweep(
+        sweep_spec(tmp_path, {"name": str(agent)}, snapshot_interval=0.5), progress=False
+    )
     snaps = load_snapshots(summary.results_dir)
     assert len(snaps) >= 2
     assert snaps["elapsed_seconds"].is_monotonic_increasing
@@ -121,8 +145,11 @@ FLAKY = """
 def test_lost_actor_is_retried_as_a_new_attempt(tmp_path, ray_two_gpus):
     agent = make_agent(tmp_path, "flaky", FLAKY)
     (tmp_path / "markers").mkdir()
-    spec = sweep_spec(tmp_path, {"name": str(agent), "kwargs": {"marker_dir": str(tmp_path / "markers")}},
-                      max_attempts=2)
+    spec = sweep_spec(
+        tmp_path,
+        {"name": str(agent), "kwargs": {"marker_dir": str(tmp_path / "markers")}},
+        max_attempts=2,
+    )
     summary = run_sweep(spec, progress=False)
     assert summary.retries == 1 and summary.attempts == 2
     df = load(summary.results_dir)
@@ -133,19 +160,34 @@ def test_lost_actor_is_retried_as_a_new_attempt(tmp_path, ray_two_gpus):
 
 
 @pytest.mark.ray
-def test_agent_failures_are_not_retried_and_exhausted_infra_errors_rerun(tmp_path, ray_two_gpus, capsys):
+def test_agent_failures_are_not_retried_and_exhausted_infra_errors_rerun(
+    tmp_path, ray_two_gpus, capsys
+):
     failing = make_agent(tmp_path, "failing", "raise SystemExit(3)\n")
-    summary = run_sweep(sweep_spec(tmp_path, {"name": str(failing)}, name="f", max_attempts=3), progress=True)
+    summary = run_sweep(
+        sweep_spec(tmp_path, {"name": str(failing)}, name="f", max_attempts=3), progress=True
+    )
     shown = capsys.readouterr()
-    assert "sweep f: 1/1 trials done" in shown.err and "agent_error: 1" in shown.err and not shown.out
+    assert (
+        "sweep f: 1/1 trials done" in shown.err and "agent_error: 1" in shown.err and not shown.out
+    )
     df = load(summary.results_dir)
-    assert summary.attempts == 1 and df.loc[0, "status"] == "agent_error" and df.loc[0, "exit_code"] == 3
+    assert (
+        summary.attempts == 1
+        and df.loc[0, "status"] == "agent_error"
+        and df.loc[0, "exit_code"] == 3
+    )
     assert not df.loc[0, "submission_exists"]
 
     flaky = make_agent(tmp_path, "flaky", FLAKY)
     (tmp_path / "m").mkdir()
-    spec = sweep_spec(tmp_path, {"name": str(flaky), "kwargs": {"marker_dir": str(tmp_path / "m")}},
-                      name="g", max_attempts=1, results=str(tmp_path / "r2"))
+    spec = sweep_spec(
+        tmp_path,
+        {"name": str(flaky), "kwargs": {"marker_dir": str(tmp_path / "m")}},
+        name="g",
+        max_attempts=1,
+        results=str(tmp_path / "r2"),
+    )
     first = run_sweep(spec, progress=False)
     assert load(first.results_dir).loc[0, "status"] == "infra_error"  # recorded, so reports see it
     second = run_sweep(spec, progress=False)  # ...but not final: a rerun tries again
@@ -163,8 +205,16 @@ def test_unprepared_competition_fails_before_anything_runs(tmp_path, monkeypatch
 
 
 def test_admission_limit_counts_every_resource():
-    spec = spec_from_dict({"name": "a", "competitions": [COMPETITION], "agents": ["noop"], "sandbox": "local",
-                           "resources": {"gpus": 0.5, "cpus": 1, "memory": "1g"}}, check=False)
+    spec = spec_from_dict(
+        {
+            "name": "a",
+            "competitions": [COMPETITION],
+            "agents": ["noop"],
+            "sandbox": "local",
+            "resources": {"gpus": 0.5, "cpus": 1, "memory": "1g"},
+        },
+        check=False,
+    )
     trial = plan_trials(spec)[0]
     totals = {"CPU": 16.0, "GPU": 2.0, "memory": 64 * 1024**3}
     assert admission_limit(trial, totals, local=True) == 4 + 2  # GPUs bind: 4 halves
@@ -221,8 +271,12 @@ def test_a_lost_attempt_is_charged_from_placement_not_from_queueing(tmp_path, ra
         ray.kill(actor, no_restart=True)
         return _outcome_of(ref, job)
 
-    queued = lost(TrialActor.options(num_cpus=0, resources={"no_such_node": 1}).remote(), 2.0, False)
-    assert queued.status == "infra_error" and queued.wall_seconds < 0.5  # never placed: held nothing
+    queued = lost(
+        TrialActor.options(num_cpus=0, resources={"no_such_node": 1}).remote(), 2.0, False
+    )
+    assert (
+        queued.status == "infra_error" and queued.wall_seconds < 0.5
+    )  # never placed: held nothing
     placed = lost(TrialActor.options(num_cpus=0, num_gpus=0.5).remote(), 2.0, True)
     assert placed.status == "infra_error" and 1.5 < placed.wall_seconds < 30
 
@@ -235,12 +289,16 @@ def test_a_driver_fault_cancels_what_runs(tmp_path, ray_two_gpus, monkeypatch):
 
     from mleray.results import ResultWriter
 
-    agent = make_agent(tmp_path, "slow-seed", """
+    agent = make_agent(
+        tmp_path,
+        "slow-seed",
+        """
         import os, shutil, time
         time.sleep(40 * int(os.environ["MLERAY_SEED"]))
         shutil.copy(os.path.join(os.environ["MLERAY_DATA"], "sample_submission.csv"),
                     os.path.join(os.environ["MLERAY_SUBMISSION_DIR"], "submission.csv"))
-    """)
+    """,
+    )
     real_write = ResultWriter.write_trial
 
     def write_trial(self, row, final=True):

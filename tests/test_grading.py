@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +22,15 @@ N = 40
 IDS = [f"r{i:03d}" for i in range(N)]
 
 
-def make_competition(root: Path, answers: pd.DataFrame, metric: str | None = "rmse",
-                     leaderboard: list[float] | None = None, grader: str | None = None,
-                     lower_is_better: bool | None = None, id_column: str = "id") -> Competition:
+def make_competition(
+    root: Path,
+    answers: pd.DataFrame,
+    metric: str | None = "rmse",
+    leaderboard: list[float] | None = None,
+    grader: str | None = None,
+    lower_is_better: bool | None = None,
+    id_column: str = "id",
+) -> Competition:
     """A competition folder in `root`: answers, a sample submission, a leaderboard."""
     data = root / "data"
     (data / "private").mkdir(parents=True, exist_ok=True)
@@ -39,13 +45,24 @@ def make_competition(root: Path, answers: pd.DataFrame, metric: str | None = "rm
         lower = get_metric(metric).lower_is_better if metric else True
         leaderboard = sorted(np.linspace(0.1, 0.9, 20).tolist(), reverse=not lower)
     pd.DataFrame({"teamId": range(len(leaderboard)), "score": leaderboard}).to_csv(
-        root / "leaderboard.csv", index=False)
+        root / "leaderboard.csv", index=False
+    )
     (root / "description.md").write_text("# tiny\n")
     return Competition(
-        id="tiny", name="Tiny", root=root, description_path=root / "description.md", data_dir=data,
-        metric=metric, grader=grader, lower_is_better=lower_is_better, source="builtin",
-        kaggle_slug=None, prepare="prepare.py:prepare", answers="answers.csv",
-        sample_submission="sample_submission.csv", id_column=id_column,
+        id="tiny",
+        name="Tiny",
+        root=root,
+        description_path=root / "description.md",
+        data_dir=data,
+        metric=metric,
+        grader=grader,
+        lower_is_better=lower_is_better,
+        source="builtin",
+        kaggle_slug=None,
+        prepare="prepare.py:prepare",
+        answers="answers.csv",
+        sample_submission="sample_submission.csv",
+        id_column=id_column,
         target_columns=tuple(c for c in answers.columns if c != id_column),
         leaderboard_path=root / "leaderboard.csv",
     )
@@ -77,12 +94,25 @@ def onehot_answers(classes=("a", "b", "c")) -> pd.DataFrame:
 
 
 ANSWERS = {
-    "roc_auc": binary_answers, "log_loss": onehot_answers, "accuracy": label_answers,
-    "f1_macro": label_answers, "rmse": regression_answers, "mae": regression_answers,
-    "rmsle": regression_answers, "r2": regression_answers,
+    "roc_auc": binary_answers,
+    "log_loss": onehot_answers,
+    "accuracy": label_answers,
+    "f1_macro": label_answers,
+    "rmse": regression_answers,
+    "mae": regression_answers,
+    "rmsle": regression_answers,
+    "r2": regression_answers,
 }
-PERFECT = {"roc_auc": 1.0, "log_loss": 0.0, "accuracy": 1.0, "f1_macro": 1.0,
-           "rmse": 0.0, "mae": 0.0, "rmsle": 0.0, "r2": 1.0}
+PERFECT = {
+    "roc_auc": 1.0,
+    "log_loss": 0.0,
+    "accuracy": 1.0,
+    "f1_macro": 1.0,
+    "rmse": 0.0,
+    "mae": 0.0,
+    "rmsle": 0.0,
+    "r2": 1.0,
+}
 
 
 def test_registry_covers_required_metrics():
@@ -113,7 +143,9 @@ def test_rows_align_by_id_and_match_sklearn(tmp_path):
         "mae": skm.mean_absolute_error(answers["y"], predictions["y"]),
         "r2": skm.r2_score(answers["y"], predictions["y"]),
     }
-    path = write(tmp_path / "submission.csv", _shuffled(predictions)[["y", "id"]])  # columns reordered too
+    path = write(
+        tmp_path / "submission.csv", _shuffled(predictions)[["y", "id"]]
+    )  # columns reordered too
     for name, value in expected.items():
         competition = make_competition(tmp_path / name, answers, metric=name)
         report = grade_submission(competition, path)
@@ -128,13 +160,16 @@ def test_rmsle_matches_sklearn(tmp_path):
     assert report.score == round(skm.root_mean_squared_log_error(answers["y"], predictions["y"]), 5)
 
 
-@pytest.mark.parametrize("name,fn,lower", [("roc_auc", skm.roc_auc_score, False),
-                                           ("log_loss", skm.log_loss, True)])
+@pytest.mark.parametrize(
+    "name,fn,lower", [("roc_auc", skm.roc_auc_score, False), ("log_loss", skm.log_loss, True)]
+)
 def test_binary_probability_metrics_match_sklearn(tmp_path, name, fn, lower):
     answers = binary_answers()
     p = RNG.uniform(0.01, 0.99, N).round(4)
     competition = make_competition(tmp_path, answers, metric=name)
-    report = grade_submission(competition, write(tmp_path / "s.csv", _shuffled(answers.assign(target=p))))
+    report = grade_submission(
+        competition, write(tmp_path / "s.csv", _shuffled(answers.assign(target=p)))
+    )
     assert report.score == round(fn(answers["target"], p), 5)
     assert report.is_lower_better is lower
 
@@ -157,8 +192,10 @@ def test_labels_accuracy_and_f1(tmp_path):
     answers = label_answers()
     guess = answers.assign(label=np.where(np.arange(N) % 4 == 0, "dog", answers["label"]))
     path = write(tmp_path / "s.csv", _shuffled(guess))
-    for name, fn in [("accuracy", skm.accuracy_score),
-                     ("f1_macro", lambda t, p: skm.f1_score(t, p, average="macro"))]:
+    for name, fn in [
+        ("accuracy", skm.accuracy_score),
+        ("f1_macro", lambda t, p: skm.f1_score(t, p, average="macro")),
+    ]:
         report = grade_submission(make_competition(tmp_path / name, answers, metric=name), path)
         assert report.score == round(fn(answers["label"], guess["label"]), 5)
 
@@ -202,13 +239,17 @@ def test_report_fields_and_medals(tmp_path):
         report = grade_submission(competition, path)
         assert isinstance(report, GradeReport)
         assert report.score == offset
-        assert (report.gold_threshold, report.silver_threshold, report.bronze_threshold) == (0.5, 1.0, 2.0)
+        assert (report.gold_threshold, report.silver_threshold, report.bronze_threshold) == (
+            0.5,
+            1.0,
+            2.0,
+        )
         assert report.median_threshold == 3.5 and report.is_lower_better is True
         won = [m for m in ("gold_medal", "silver_medal", "bronze_medal") if getattr(report, m)]
         assert won == ([medal] if medal else []) and report.any_medal == bool(medal)
         assert report.above_median is (offset < 3.5)
         assert report.submission_exists and report.valid_submission
-        assert report.graded_at.tzinfo == timezone.utc
+        assert report.graded_at.tzinfo == UTC
     assert list(report.to_dict()) == GradeReport.field_names()
 
 
@@ -231,7 +272,7 @@ def test_missing_submission_still_reports_thresholds(tmp_path):
         assert report.gold_threshold is not None and "no submission file" in report.error
 
 
-GRADER = '''
+GRADER = """
 import pandas as pd
 
 def grade(submission, answers):
@@ -244,17 +285,21 @@ def grade(submission, answers):
 
 def broken(submission, answers):
     return "not a number"
-'''
+"""
 
 
 def test_custom_grader_from_file_under_root(tmp_path):
     answers = regression_answers()
     (tmp_path / "grade.py").write_text(GRADER)
     competition = make_competition(tmp_path, answers, metric=None, grader="grade:grade")
-    report = grade_submission(competition, write(tmp_path / "s.csv", answers.assign(y=answers["y"] + 0.25)))
+    report = grade_submission(
+        competition, write(tmp_path / "s.csv", answers.assign(y=answers["y"] + 0.25))
+    )
     assert report.valid_submission and report.score == 0.25
     assert report.is_lower_better is True  # inferred: make_competition's leaderboard ascends
-    bad = grade_submission(competition, write(tmp_path / "b.csv", answers.rename(columns={"y": "z"})))
+    bad = grade_submission(
+        competition, write(tmp_path / "b.csv", answers.rename(columns={"y": "z"}))
+    )
     assert not bad.valid_submission and bad.score is None
     assert "rejected by grader grade:grade: Submission must have a `y` column" in bad.error
     broken = make_competition(tmp_path, answers, metric=None, grader="grade:broken")
@@ -269,7 +314,9 @@ def test_custom_grader_importable_module_and_dotted_file(tmp_path, monkeypatch):
     modules.mkdir()
     (modules / "tiny_grader_module.py").write_text(GRADER)
     monkeypatch.syspath_prepend(str(modules))
-    competition = make_competition(tmp_path / "a", answers, metric=None, grader="tiny_grader_module:grade")
+    competition = make_competition(
+        tmp_path / "a", answers, metric=None, grader="tiny_grader_module:grade"
+    )
     assert grade_submission(competition, write(tmp_path / "s.csv", sub)).score == 0.5
     root = tmp_path / "b"
     (root / "graders").mkdir(parents=True)
@@ -280,8 +327,11 @@ def test_custom_grader_importable_module_and_dotted_file(tmp_path, monkeypatch):
 
 def test_broken_grader_config_is_a_spec_error(tmp_path):
     answers = regression_answers()
-    for spec, message in [("nowhere:grade", "no module 'nowhere'"), ("grade", "not 'module:function'"),
-                          ("grade:missing", "has no function 'missing'")]:
+    for spec, message in [
+        ("nowhere:grade", "no module 'nowhere'"),
+        ("grade", "not 'module:function'"),
+        ("grade:missing", "has no function 'missing'"),
+    ]:
         (tmp_path / "grade.py").write_text(GRADER)
         competition = make_competition(tmp_path, answers, metric=None, grader=spec)
         with pytest.raises(SpecError, match=message):
@@ -301,8 +351,12 @@ def test_configuration_problems_raise(tmp_path):
 
 
 def test_leaderboard_direction_contradicting_metric_is_a_spec_error(tmp_path):
-    competition = make_competition(tmp_path, regression_answers(), metric="rmse", leaderboard=[0.9, 0.5, 0.1])
-    with pytest.raises(SpecError, match="lower_is_better=False, but metric rmse has lower_is_better=True"):
+    competition = make_competition(
+        tmp_path, regression_answers(), metric="rmse", leaderboard=[0.9, 0.5, 0.1]
+    )
+    with pytest.raises(
+        SpecError, match="lower_is_better=False, but metric rmse has lower_is_better=True"
+    ):
         grade_submission(competition, competition.answers_path)
     forced = make_competition(tmp_path, regression_answers(), metric="r2", lower_is_better=True)
     with pytest.raises(SpecError, match="config lower_is_better"):
@@ -333,7 +387,7 @@ def test_nan_score_is_valid_but_wins_nothing(tmp_path):
     assert not report.any_medal and not report.above_median
 
 
-HOSTILE_GRADERS = '''
+HOSTILE_GRADERS = """
 import os, time
 
 def sleeps(submission, answers):
@@ -348,7 +402,7 @@ def dies(submission, answers):
 
 def fine(submission, answers):
     return 0.125
-'''
+"""
 
 
 def test_custom_grader_is_bounded_in_time_and_may_crash(tmp_path, monkeypatch):
@@ -356,8 +410,11 @@ def test_custom_grader_is_bounded_in_time_and_may_crash(tmp_path, monkeypatch):
     monkeypatch.setenv("MLERAY_GRADER_TIMEOUT", "1")
     answers = regression_answers()
     (tmp_path / "hostile.py").write_text(HOSTILE_GRADERS)
-    for function, message in [("sleeps", "did not finish within 1 s"), ("spins", "did not finish within 1 s"),
-                              ("dies", "crashed (exit code 3)")]:
+    for function, message in [
+        ("sleeps", "did not finish within 1 s"),
+        ("spins", "did not finish within 1 s"),
+        ("dies", "crashed (exit code 3)"),
+    ]:
         competition = make_competition(tmp_path, answers, metric=None, grader=f"hostile:{function}")
         started = time.monotonic()
         report = grade_submission(competition, competition.answers_path)
@@ -373,9 +430,16 @@ def test_grader_timeout_setting(tmp_path, monkeypatch):
     (tmp_path / "grade.py").write_text(GRADER)
     competition = make_competition(tmp_path, answers, metric=None, grader="grade:grade")
     monkeypatch.setenv("MLERAY_GRADER_TIMEOUT", "0")  # unbounded, in this process
-    assert grade_submission(competition, write(tmp_path / "s.csv", answers.assign(y=answers["y"] + 1))).score == 1
+    assert (
+        grade_submission(
+            competition, write(tmp_path / "s.csv", answers.assign(y=answers["y"] + 1))
+        ).score
+        == 1
+    )
     monkeypatch.setenv("MLERAY_GRADER_TIMEOUT", "soon")
-    with pytest.raises(SpecError, match="MLERAY_GRADER_TIMEOUT must be a number of seconds, got 'soon'"):
+    with pytest.raises(
+        SpecError, match="MLERAY_GRADER_TIMEOUT must be a number of seconds, got 'soon'"
+    ):
         grade_submission(competition, competition.answers_path)
 
 
@@ -401,7 +465,9 @@ def test_custom_grader_answers_are_read_once_per_content(tmp_path, monkeypatch):
 def test_a_grader_editing_its_answers_changes_no_later_grade(tmp_path, monkeypatch, timeout):
     monkeypatch.setenv("MLERAY_GRADER_TIMEOUT", timeout)
     answers = regression_answers()
-    (tmp_path / "grade.py").write_text(GRADER + "\ndef edits(s, a):\n    a['y'] += 1\n    return grade(s, a)\n")
+    (tmp_path / "grade.py").write_text(
+        GRADER + "\ndef edits(s, a):\n    a['y'] += 1\n    return grade(s, a)\n"
+    )
     competition = make_competition(tmp_path, answers, metric=None, grader="grade:edits")
     submission = write(tmp_path / "s.csv", answers.assign(y=answers["y"] + 1))
     assert [grade_submission(competition, submission).score for _ in range(2)] == [0.0, 0.0]

@@ -32,17 +32,22 @@ def test_base_tag_hashes_package_list_and_script(tmp_path, monkeypatch):
 
 
 def test_base_packages_are_the_required_ones():
-    assert {"python3", "python3-numpy", "python3-pandas", "python3-sklearn"} <= set(images.base_packages())
+    assert {"python3", "python3-numpy", "python3-pandas", "python3-sklearn"} <= set(
+        images.base_packages()
+    )
 
 
 def test_apt_mirror_from_sources(tmp_path):
     (tmp_path / "sources.list.d").mkdir()
     assert images.apt_mirror(tmp_path) == images.DEFAULT_MIRROR
-    (tmp_path / "sources.list").write_text("# comment\ndeb [arch=amd64] http://mirror.example/debian bookworm main\n")
+    (tmp_path / "sources.list").write_text(
+        "# comment\ndeb [arch=amd64] http://mirror.example/debian bookworm main\n"
+    )
     assert images.apt_mirror(tmp_path) == "http://mirror.example/debian"
     (tmp_path / "sources.list.d" / "debian.sources").write_text(
         "Types: deb\nURIs: http://deb.example/debian\nSuites: bookworm\n\n"
-        "Types: deb\nURIs: http://deb.example/debian-security\nSuites: bookworm-security\n")
+        "Types: deb\nURIs: http://deb.example/debian-security\nSuites: bookworm-security\n"
+    )
     assert images.apt_mirror(tmp_path) == "http://deb.example/debian"
 
 
@@ -59,11 +64,14 @@ def test_ca_bundle_option(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------- with Docker
 
+
 def _agent(tmp_path: Path, dockerfile: str) -> Path:
     folder = tmp_path / "agent"
     folder.mkdir()
     name = f"h3-test-img-{uuid.uuid4().hex[:8]}"
-    (folder / "config.yaml").write_text(f"name: {name}\nbuild: Dockerfile\ncommand: [python3, '{{agent_dir}}/run.py']\n")
+    (folder / "config.yaml").write_text(
+        f"name: {name}\nbuild: Dockerfile\ncommand: [python3, '{{agent_dir}}/run.py']\n"
+    )
     (folder / "Dockerfile").write_text(dockerfile)
     (folder / "run.py").write_text("print('hello')\n")
     return folder
@@ -81,21 +89,32 @@ def test_base_image_has_the_agent_user_and_python_stack(client):
     tag = images.build_base_image(client).tag  # minutes only when missing
     assert images.build_base_image(client).built is False  # an existing tag is kept
     output = client.containers.run(
-        tag, ["python3", "-c", "import os, sklearn, pandas, numpy; print(os.getuid(), os.environ['HOME'])"],
-        remove=True, network_mode="none")
+        tag,
+        [
+            "python3",
+            "-c",
+            "import os, sklearn, pandas, numpy; print(os.getuid(), os.environ['HOME'])",
+        ],
+        remove=True,
+        network_mode="none",
+    )
     assert output.decode().split() == ["1000", "/home/agent"]
 
 
 @pytest.mark.docker
 def test_agent_image_builds_from_base_once_and_is_tagged(tmp_path, client, monkeypatch):
     monkeypatch.delenv("MLERAY_CA_BUNDLE", raising=False)
-    agent = load_agent(_agent(tmp_path, "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG CA_BUNDLE=\nCOPY . /opt/agent\n"))
+    agent = load_agent(
+        _agent(tmp_path, "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nARG CA_BUNDLE=\nCOPY . /opt/agent\n")
+    )
     bundle = tmp_path / "ca.pem"
     bundle.write_text("not really a certificate\n")
     try:
         first = images.build_agent_image(agent, client, ca_bundle=bundle)
         assert first.built and first.tag.startswith(f"mleray-agent-{agent.name}:")
-        files = client.containers.run(first.tag, ["ls", "/opt/agent"], remove=True, network_mode="none").decode()
+        files = client.containers.run(
+            first.tag, ["ls", "/opt/agent"], remove=True, network_mode="none"
+        ).decode()
         assert set(files.split()) == {"Dockerfile", "config.yaml", "run.py", images.CA_BUNDLE_NAME}
         assert images.build_agent_image(agent, client).built is False
         assert images.build_agent_image(agent, client, force=True).built is True
@@ -106,8 +125,13 @@ def test_agent_image_builds_from_base_once_and_is_tagged(tmp_path, client, monke
 
 @pytest.mark.docker
 def test_failed_build_is_one_clear_line(tmp_path):
-    agent = load_agent(_agent(tmp_path, "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo broken-step && false\n"))
-    with pytest.raises(images.ImageBuildError, match=rf"building mleray-agent-{agent.name}:\w+ from .*Dockerfile failed") as info:
+    agent = load_agent(
+        _agent(tmp_path, "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo broken-step && false\n")
+    )
+    with pytest.raises(
+        images.ImageBuildError,
+        match=rf"building mleray-agent-{agent.name}:\w+ from .*Dockerfile failed",
+    ) as info:
         images.build_agent_image(agent)
     assert "\n" not in str(info.value)
 
@@ -126,7 +150,12 @@ def test_missing_prebuilt_image_says_pull_not_build(tmp_path, client):
         images.build_agent_image(agent, client)
     with pytest.raises(SandboxUnavailableError, match=rf"prebuilt image {tag} .* docker pull"):
         DockerSandbox(client=client).check_ready(agent)
-    assert images.build_agent_image(load_agent(_prebuilt(tmp_path, images.base_image_tag())), client).built is False
+    assert (
+        images.build_agent_image(
+            load_agent(_prebuilt(tmp_path, images.base_image_tag())), client
+        ).built
+        is False
+    )
 
 
 def _prebuilt(tmp_path: Path, tag: str) -> Path:
@@ -139,10 +168,16 @@ def _prebuilt(tmp_path: Path, tag: str) -> Path:
 def test_build_all_skips_aideml_unless_asked(monkeypatch):
     built = []
     monkeypatch.setattr(images, "docker_client", lambda: object())
-    monkeypatch.setattr(images, "build_base_image", lambda client, force=False: images.BuildOutcome("base", False))
-    monkeypatch.setattr(images, "build_agent_image",
-                        lambda agent, client, force=False, ca_bundle=None: built.append(agent.name)
-                        or images.BuildOutcome(agent.name, True))
+    monkeypatch.setattr(
+        images, "build_base_image", lambda client, force=False: images.BuildOutcome("base", False)
+    )
+    monkeypatch.setattr(
+        images,
+        "build_agent_image",
+        lambda agent, client, force=False, ca_bundle=None: (
+            built.append(agent.name) or images.BuildOutcome(agent.name, True)
+        ),
+    )
     images.build_all()
     assert "aideml" not in built and {"noop", "sleep", "baseline"} <= set(built)
     built.clear()

@@ -12,10 +12,10 @@ import json
 import uuid
 
 import pytest
+from test_sandbox_conformance import SWEEP, make_competition, probe_image, probe_request  # noqa: F401 (fixture)
 
 from mleray.errors import FailureKind
 from mleray.sandbox import get_sandbox
-from test_sandbox_conformance import SWEEP, make_competition, probe_image, probe_request  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.docker
 
@@ -28,8 +28,12 @@ def isolation_report(tmp_path_factory, probe_image):
     public = make_competition(tmp / "comp", canary=private_canary)
     (public / "notes.txt").write_text(f"{public_canary}\n")
     assert private_canary in (tmp / "comp" / "private" / "answers.csv").read_text()
-    request = probe_request(tmp, "isolation", time_limit=120.0,
-                            kwargs={"private_canary": private_canary, "public_canary": public_canary})
+    request = probe_request(
+        tmp,
+        "isolation",
+        time_limit=120.0,
+        kwargs={"private_canary": private_canary, "public_canary": public_canary},
+    )
     result = get_sandbox("docker").run(request)
     assert result.status == FailureKind.COMPLETED.value, result.error
     return json.loads((result.logs_dir / "isolation.json").read_text()), tmp

@@ -14,7 +14,8 @@ from mleray import data, kaggle_source, registry
 from mleray.errors import MlerayError, NotPreparedError
 
 TRAIN = "PassengerId,HomePlanet,Age,Transported\n" + "".join(
-    f"{g:04d}_01,{'Earth' if g % 2 else 'Mars'},{20 + g % 40},{g % 3 == 0}\n" for g in range(1, 101))
+    f"{g:04d}_01,{'Earth' if g % 2 else 'Mars'},{20 + g % 40},{g % 3 == 0}\n" for g in range(1, 101)
+)
 
 
 class FakeApi:
@@ -54,17 +55,29 @@ def test_download_unzips_and_removes_the_archive(tmp_path, competition_zip):
     assert api.calls == [("spaceship-titanic", str(tmp_path / "raw"))]
 
 
-@pytest.mark.parametrize("error, message", [
-    (http_error(403), r"Kaggle refused 'comp-x' \(HTTP 403\): accept the competition rules at "
-                      r"https://www.kaggle.com/competitions/comp-x/rules"),
-    (http_error(404), r"Kaggle competition 'comp-x' not found \(HTTP 404\)"),
-    (http_error(401), r"Kaggle rejected the credentials \(HTTP 401\)"),
-    (http_error(500), r"failed with HTTP 500"),
-    (requests.ConnectionError("Max retries exceeded with url"), r"network failure downloading 'comp-x'"),
-    (TimeoutError("timed out"), r"network failure downloading 'comp-x'"),
-    (OSError(28, "No space left on device"), r"Kaggle download of 'comp-x' failed: OSError: .*No space left"),
-    (SystemExit(1), r"Kaggle credentials not found"),
-])
+@pytest.mark.parametrize(
+    "error, message",
+    [
+        (
+            http_error(403),
+            r"Kaggle refused 'comp-x' \(HTTP 403\): accept the competition rules at "
+            r"https://www.kaggle.com/competitions/comp-x/rules",
+        ),
+        (http_error(404), r"Kaggle competition 'comp-x' not found \(HTTP 404\)"),
+        (http_error(401), r"Kaggle rejected the credentials \(HTTP 401\)"),
+        (http_error(500), r"failed with HTTP 500"),
+        (
+            requests.ConnectionError("Max retries exceeded with url"),
+            r"network failure downloading 'comp-x'",
+        ),
+        (TimeoutError("timed out"), r"network failure downloading 'comp-x'"),
+        (
+            OSError(28, "No space left on device"),
+            r"Kaggle download of 'comp-x' failed: OSError: .*No space left",
+        ),
+        (SystemExit(1), r"Kaggle credentials not found"),
+    ],
+)
 def test_each_failure_is_one_clear_line(tmp_path, error, message):
     with pytest.raises(MlerayError, match=message) as caught:
         kaggle_source.download_competition("comp-x", tmp_path, api=FakeApi(error=error))
@@ -89,7 +102,10 @@ def test_missing_credentials_is_one_line_not_an_exit(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / ".kaggle"))
-    with pytest.raises(MlerayError, match=r"Kaggle credentials not found: put your API token in ~/.kaggle/kaggle.json"):
+    with pytest.raises(
+        MlerayError,
+        match=r"Kaggle credentials not found: put your API token in ~/.kaggle/kaggle.json",
+    ):
         kaggle_source.make_api()
 
 

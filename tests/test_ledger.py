@@ -6,11 +6,11 @@ import json
 from datetime import timedelta
 
 import pytest
+from test_results import T0, make_outcome, make_report, make_trials, write_final
 from typer.testing import CliRunner
 
 from mleray.ledger import declared_gpus, ledger_for, record_capacity, sweep_ledger
 from mleray.results import ResultWriter, build_trial_row
-from test_results import T0, make_outcome, make_report, make_trials, write_final
 
 
 def build_store(root):
@@ -18,10 +18,16 @@ def build_store(root):
     100 s, one retried (an infra_error of 20 s, then an agent_error of 40 s)."""
     a, b = make_trials(2)
     write_final(root, a, make_outcome(a, "completed", wall=100.0, start=T0))
-    ResultWriter(root).write_trial(build_trial_row(b, make_outcome(b, "infra_error", 1, wall=20.0, start=T0), None),
-                                   final=False)
-    write_final(root, b, make_outcome(b, "agent_error", 2, wall=40.0, start=T0 + timedelta(seconds=30)),
-                make_report(0.5))
+    ResultWriter(root).write_trial(
+        build_trial_row(b, make_outcome(b, "infra_error", 1, wall=20.0, start=T0), None),
+        final=False,
+    )
+    write_final(
+        root,
+        b,
+        make_outcome(b, "agent_error", 2, wall=40.0, start=T0 + timedelta(seconds=30)),
+        make_report(0.5),
+    )
     record_capacity(root, gpus=1.0, cpus=4, address="local")
     record_capacity(root, gpus=2.0, cpus=4, address="local")
     with open(root / "capacity.jsonl", "a") as handle:
@@ -66,4 +72,8 @@ def test_status_cli(tmp_path):
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["by_status"]["completed"] == 1
     table = runner.invoke(app, ["status", str(tmp_path)])
-    assert table.exit_code == 0 and "share of capacity used" in table.stdout and "40.0%" in table.stdout
+    assert (
+        table.exit_code == 0
+        and "share of capacity used" in table.stdout
+        and "40.0%" in table.stdout
+    )

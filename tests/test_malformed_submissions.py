@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_grading import make_competition
 
 from mleray.grading import grade_submission, validate_submission
 from mleray.grading import validate as validate_module
-from test_grading import make_competition
 
 IDS = [f"a{i}" for i in range(10)]
 TARGET = [0, 1] * 5
@@ -37,7 +37,9 @@ def with_value(row: int, value) -> str:
 @pytest.fixture
 def auc(tmp_path) -> object:
     """A roc_auc competition (probabilities in [0, 1]) with ten rows."""
-    return make_competition(tmp_path / "auc", pd.DataFrame({"id": IDS, "target": TARGET}), metric="roc_auc")
+    return make_competition(
+        tmp_path / "auc", pd.DataFrame({"id": IDS, "target": TARGET}), metric="roc_auc"
+    )
 
 
 @pytest.fixture
@@ -51,37 +53,93 @@ MALFORMED = [
     ("empty file", b"", "empty file"),
     ("whitespace only", b"  \n\n", "empty file"),
     ("header only", csv_text([]), "has a header but no rows"),
-    ("missing column", csv_text([(i,) for i in IDS], header="id"), "missing column(s) 'target' (found 'id')"),
-    ("extra column", csv_text([(i, 0.5, 1) for i in IDS], header="id,target,extra"),
-     "unexpected column(s) 'extra'"),
-    ("renamed column", csv_text(GOOD_ROWS, header="id,prediction"),
-     "missing column(s) 'target' (found 'id', 'prediction')"),
+    (
+        "missing column",
+        csv_text([(i,) for i in IDS], header="id"),
+        "missing column(s) 'target' (found 'id')",
+    ),
+    (
+        "extra column",
+        csv_text([(i, 0.5, 1) for i in IDS], header="id,target,extra"),
+        "unexpected column(s) 'extra'",
+    ),
+    (
+        "renamed column",
+        csv_text(GOOD_ROWS, header="id,prediction"),
+        "missing column(s) 'target' (found 'id', 'prediction')",
+    ),
     ("renamed id column", csv_text(GOOD_ROWS, header="ID,target"), "missing column(s) 'id'"),
-    ("repeated column", csv_text([(i, 0.5, 0.5) for i in IDS], header="id,target,target"),
-     "repeated column name(s) 'target'"),
+    (
+        "repeated column",
+        csv_text([(i, 0.5, 0.5) for i in IDS], header="id,target,target"),
+        "repeated column name(s) 'target'",
+    ),
     ("too few rows", csv_text(GOOD_ROWS[:9]), "has 9 rows, expected 10"),
     ("too many rows", csv_text(GOOD_ROWS + [("a10", 0.5)]), "has 11 rows, expected 10"),
-    ("duplicate ids", csv_text(GOOD_ROWS[:9] + [("a3", 0.5)]), "duplicate id(s) in column 'id': 'a3'"),
+    (
+        "duplicate ids",
+        csv_text(GOOD_ROWS[:9] + [("a3", 0.5)]),
+        "duplicate id(s) in column 'id': 'a3'",
+    ),
     ("unknown ids", csv_text(GOOD_ROWS[:9] + [("zz", 0.5)]), "unknown id(s) in column 'id': 'zz'"),
     ("empty value", with_value(3, ""), "missing value (NaN) in column 'target' (row 4, id 'a3')"),
-    ("literal nan", with_value(2, "nan"), "missing value (NaN) in column 'target' (row 3, id 'a2')"),
+    (
+        "literal nan",
+        with_value(2, "nan"),
+        "missing value (NaN) in column 'target' (row 3, id 'a2')",
+    ),
     ("literal NA", with_value(2, "NA"), "missing value (NaN) in column 'target' (row 3"),
     ("inf", with_value(5, "inf"), "infinite value 'inf' in column 'target' (row 6, id 'a5')"),
     ("-Infinity", with_value(5, "-Infinity"), "infinite value '-Infinity'"),
-    ("string in numeric column", with_value(1, "high"), "non-numeric value 'high' in column 'target' (row 2"),
-    ("probability above one", with_value(7, 1.5), "probability 1.5 outside [0, 1] in column 'target' (row 8"),
+    (
+        "string in numeric column",
+        with_value(1, "high"),
+        "non-numeric value 'high' in column 'target' (row 2",
+    ),
+    (
+        "probability above one",
+        with_value(7, 1.5),
+        "probability 1.5 outside [0, 1] in column 'target' (row 8",
+    ),
     ("negative probability", with_value(0, -0.01), "probability -0.01 outside [0, 1]"),
-    ("semicolon delimiter", csv_text(GOOD_ROWS, header="id;target", sep=";"), "separated by ';'; use commas"),
-    ("tab delimiter", csv_text(GOOD_ROWS, header="id\ttarget", sep="\t"), "separated by '\\t'; use commas"),
+    (
+        "semicolon delimiter",
+        csv_text(GOOD_ROWS, header="id;target", sep=";"),
+        "separated by ';'; use commas",
+    ),
+    (
+        "tab delimiter",
+        csv_text(GOOD_ROWS, header="id\ttarget", sep="\t"),
+        "separated by '\\t'; use commas",
+    ),
     ("binary garbage", bytes(range(256)) * 4, "binary data, not a CSV file"),
-    ("not UTF-8", csv_text(GOOD_ROWS).replace("a9", "é9").encode("latin-1"), "not UTF-8 text (invalid byte at offset"),
+    (
+        "not UTF-8",
+        csv_text(GOOD_ROWS).replace("a9", "é9").encode("latin-1"),
+        "not UTF-8 text (invalid byte at offset",
+    ),
     ("UTF-16", csv_text(GOOD_ROWS).encode("utf-16"), "is UTF-16 text; save it as UTF-8"),
     ("gzip", b"\x1f\x8b\x08\x00" + bytes(64), "binary data"),
-    ("ragged row", csv_text(GOOD_ROWS).replace("a4,0.45", "a4,0.45,9"), "not a valid CSV (Error tokenizing data"),
-    ("every row too long", csv_text([(i, 0.5, 7) for i in IDS]), "rows have more fields than the header"),
-    ("short row", csv_text(GOOD_ROWS).replace("a6,0.65", "a6"), "missing value (NaN) in column 'target' (row 7"),
-    ("json lines", b'{"id": "a0", "target": 0.5}\n{"id": "a1", "target": 0.5}\n',
-     "missing column(s) 'id', 'target' (found '{\"id\": \"a0\"', ' \"target\": 0.5}')"),
+    (
+        "ragged row",
+        csv_text(GOOD_ROWS).replace("a4,0.45", "a4,0.45,9"),
+        "not a valid CSV (Error tokenizing data",
+    ),
+    (
+        "every row too long",
+        csv_text([(i, 0.5, 7) for i in IDS]),
+        "rows have more fields than the header",
+    ),
+    (
+        "short row",
+        csv_text(GOOD_ROWS).replace("a6,0.65", "a6"),
+        "missing value (NaN) in column 'target' (row 7",
+    ),
+    (
+        "json lines",
+        b'{"id": "a0", "target": 0.5}\n{"id": "a1", "target": 0.5}\n',
+        "missing column(s) 'id', 'target' (found '{\"id\": \"a0\"', ' \"target\": 0.5}')",
+    ),
     ("unclosed quote", csv_text(GOOD_ROWS).replace("a9,0.95", 'a9,"0.95'), "not a valid CSV"),
 ]
 
@@ -115,7 +173,9 @@ def test_two_hundred_megabyte_file_is_refused_unread(tmp_path, auc):
         handle.truncate(200 * 1024 * 1024)  # sparse: instant, no disk used
     report = grade_submission(auc, path)
     assert not report.valid_submission
-    assert f"too large ({200 * 1024 * 1024} bytes; the limit is {100 * 1024 * 1024})" in report.error
+    assert (
+        f"too large ({200 * 1024 * 1024} bytes; the limit is {100 * 1024 * 1024})" in report.error
+    )
 
 
 def test_size_cap_scales_with_large_answers(tmp_path, monkeypatch, regression):
@@ -127,13 +187,19 @@ def test_size_cap_scales_with_large_answers(tmp_path, monkeypatch, regression):
     assert f"the limit is {10 * answers_size})" in report.error
 
 
-@pytest.mark.parametrize("header", ["x" * 200_000, '"a\n' + "x" * 200_000 + '",target'],
-                         ids=["long-name", "long-quoted-name"])
+@pytest.mark.parametrize(
+    "header",
+    ["x" * 200_000, '"a\n' + "x" * 200_000 + '",target'],
+    ids=["long-name", "long-quoted-name"],
+)
 def test_header_field_over_the_csv_module_limit_is_invalid_not_a_crash(tmp_path, auc, header):
     path = tmp_path / "submission.csv"
     path.write_text(f"{header}\n1\n")
     report = grade_submission(auc, path)
-    assert not report.valid_submission and "not a valid CSV header (field larger than field limit" in report.error
+    assert (
+        not report.valid_submission
+        and "not a valid CSV header (field larger than field limit" in report.error
+    )
     assert not validate_submission(path, auc.sample_submission_path).valid
 
 
@@ -146,7 +212,10 @@ def test_very_wide_header_is_refused_before_parsing(tmp_path, auc):
     report = grade_submission(auc, path)
     result = validate_submission(path, auc.sample_submission_path)
     assert time.monotonic() - started < 3
-    assert not report.valid_submission and f"has {width} columns; at most 10000 are read" in report.error
+    assert (
+        not report.valid_submission
+        and f"has {width} columns; at most 10000 are read" in report.error
+    )
     assert not result.valid and "at most 10000 are read" in result.error
     answers = pd.DataFrame({"id": IDS, "target": TARGET})
     (tmp_path / "g").mkdir()
@@ -156,13 +225,22 @@ def test_very_wide_header_is_refused_before_parsing(tmp_path, auc):
     assert not report.valid_submission and "at most 10000 are read" in report.error
 
 
-@pytest.mark.parametrize("cell, where", [("1" * 100_000, "target"), ("2." + "0" * 100_000, "target"),
-                                         ("0." + "0" * 100_000 + "-", "target"), ("a" * 100_000, "id")],
-                         ids=["overflowing-number", "probability-above-one", "text", "id"])
+@pytest.mark.parametrize(
+    "cell, where",
+    [
+        ("1" * 100_000, "target"),
+        ("2." + "0" * 100_000, "target"),
+        ("0." + "0" * 100_000 + "-", "target"),
+        ("a" * 100_000, "id"),
+    ],
+    ids=["overflowing-number", "probability-above-one", "text", "id"],
+)
 def test_errors_quote_huge_cells_cut_short(tmp_path, auc, cell, where):
     """Errors land in every results row: an agent cannot make them megabytes long."""
-    rows = [(cell, 0.5) if where == "id" and k == 3 else (i, cell if k == 3 else v)
-            for k, (i, v) in enumerate(GOOD_ROWS)]
+    rows = [
+        (cell, 0.5) if where == "id" and k == 3 else (i, cell if k == 3 else v)
+        for k, (i, v) in enumerate(GOOD_ROWS)
+    ]
     path = tmp_path / "submission.csv"
     path.write_text(csv_text(rows))
     report = grade_submission(auc, path)
@@ -203,7 +281,10 @@ def test_rmsle_domain(tmp_path, regression):
     path = tmp_path / "submission.csv"
     path.write_text(csv_text([(i, -1.0 if i == "a2" else 1.0) for i in IDS]))
     report = grade_submission(regression, path)
-    assert "value -1 in column 'target' (row 3, id 'a2') is not above -1, as rmsle needs" in report.error
+    assert (
+        "value -1 in column 'target' (row 3, id 'a2') is not above -1, as rmsle needs"
+        in report.error
+    )
 
 
 def test_empty_label(tmp_path):
@@ -220,7 +301,10 @@ VALID = [
     ("BOM", b"\xef\xbb\xbf" + csv_text(GOOD_ROWS).encode()),
     ("CRLF", csv_text(GOOD_ROWS, newline="\r\n").encode()),
     ("BOM and CRLF", b"\xef\xbb\xbf" + csv_text(GOOD_ROWS, newline="\r\n").encode()),
-    ("quoted fields", csv_text([(f'"{i}"', f'"{p}"') for i, p in GOOD_ROWS], header='"id","target"').encode()),
+    (
+        "quoted fields",
+        csv_text([(f'"{i}"', f'"{p}"') for i, p in GOOD_ROWS], header='"id","target"').encode(),
+    ),
     ("rows reversed", csv_text(GOOD_ROWS[::-1]).encode()),
     ("columns swapped", csv_text([(p, i) for i, p in GOOD_ROWS], header="target,id").encode()),
     ("spaces around values", csv_text([(f" {i}", f" {p} ") for i, p in GOOD_ROWS]).encode()),
@@ -242,6 +326,7 @@ def test_harmless_variants_are_valid_and_score_the_same(tmp_path, auc, case, con
 
 
 # ---- the label-free validator (compares with the sample submission) ----
+
 
 def test_validate_submission_accepts_good_and_names_faults(tmp_path, auc):
     sample = auc.sample_submission_path
@@ -272,7 +357,9 @@ def test_validate_labels_from_a_text_sample(tmp_path):
     sample.write_text("id,label\n1,cat\n2,cat\n")
     path = tmp_path / "s.csv"
     path.write_text("id,label\n2,dog\n1,\n")
-    assert "missing value in column 'label' (row 2, id '1')" in validate_submission(path, sample).error
+    assert (
+        "missing value in column 'label' (row 2, id '1')" in validate_submission(path, sample).error
+    )
     path.write_text("id,label\n2.0,dog\n1,42\n")  # labels may be anything non-empty; ids 2.0 == 2
     assert validate_submission(path, sample).valid
 
@@ -282,7 +369,9 @@ SCRIPT = Path(validate_module.__file__)
 
 def _run_script(*args: str, python: str = sys.executable) -> subprocess.CompletedProcess:
     # -I: isolated mode, so the script cannot lean on mleray being importable
-    return subprocess.run([python, "-I", str(SCRIPT), *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [python, "-I", str(SCRIPT), *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_validate_script_standalone(tmp_path, auc):
@@ -295,7 +384,10 @@ def test_validate_script_standalone(tmp_path, auc):
     bad.write_text(csv_text(GOOD_ROWS[:9] + [("a3", 0.5)]))
     failed = _run_script(str(bad), sample)
     assert failed.returncode == 1
-    assert failed.stdout.strip() == f"Submission is invalid: {bad}: duplicate id(s) in column 'id': 'a3'"
+    assert (
+        failed.stdout.strip()
+        == f"Submission is invalid: {bad}: duplicate id(s) in column 'id': 'a3'"
+    )
     high = tmp_path / "high.csv"
     high.write_text(with_value(7, 1.5))
     strict = _run_script(str(high), sample, "--probabilities", "--id-column", "id")
@@ -303,8 +395,11 @@ def test_validate_script_standalone(tmp_path, auc):
     assert len(failed.stdout.strip().splitlines()) == 1 and failed.stderr == ""
 
 
-@pytest.mark.skipif(not os.environ.get("MLERAY_COMPAT_PYTHON"),
-                    reason="set MLERAY_COMPAT_PYTHON to a python with pandas 1.5.3 / numpy 1.24 (Debian bookworm's)")
+@pytest.mark.skipif(
+    not os.environ.get("MLERAY_COMPAT_PYTHON"),
+    reason="set MLERAY_COMPAT_PYTHON to a python with pandas 1.5.3 / numpy 1.24 "
+    "(Debian bookworm's)",
+)
 def test_validate_script_under_container_pandas(tmp_path, auc):
     python = os.environ["MLERAY_COMPAT_PYTHON"]
     sample = str(auc.sample_submission_path)
@@ -313,7 +408,11 @@ def test_validate_script_under_container_pandas(tmp_path, auc):
         path.write_bytes(content.encode() if isinstance(content, str) else content)
         flags = ["--probabilities"] if "probability" in message else []
         result = _run_script(str(path), sample, *flags, python=python)
-        assert result.returncode == 1 and message in result.stdout, (case, result.stdout, result.stderr)
+        assert result.returncode == 1 and message in result.stdout, (
+            case,
+            result.stdout,
+            result.stderr,
+        )
     for case, content in VALID:
         path = tmp_path / "good.csv"
         path.write_bytes(content)
@@ -336,11 +435,24 @@ def test_validate_main_exit_codes(tmp_path, auc, capsys):
 
 def test_validate_module_imports_nothing_from_mleray():
     source = SCRIPT.read_text()
-    imports = [line.split()[1] for line in source.splitlines() if line.startswith(("import ", "from "))]
+    imports = [
+        line.split()[1] for line in source.splitlines() if line.startswith(("import ", "from "))
+    ]
     assert {name.split(".")[0] for name in imports} <= {
-        "__future__", "argparse", "collections", "csv", "io", "os", "stat", "sys", "dataclasses", "decimal",
+        "__future__",
+        "argparse",
+        "collections",
+        "csv",
+        "io",
+        "os",
+        "stat",
+        "sys",
+        "dataclasses",
+        "decimal",
         "typing",
-        "numpy", "pandas"}
+        "numpy",
+        "pandas",
+    }
 
 
 def test_validate_runs_as_a_module_without_warnings(tmp_path, auc):
@@ -348,6 +460,22 @@ def test_validate_runs_as_a_module_without_warnings(tmp_path, auc):
     import the module itself (runpy would warn and run it twice)."""
     good = tmp_path / "good.csv"
     good.write_text(csv_text(GOOD_ROWS))
-    result = subprocess.run([sys.executable, "-W", "error", "-m", "mleray.grading.validate", str(good),
-                             str(auc.sample_submission_path)], capture_output=True, text=True, timeout=60)
-    assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "Submission is valid.", "")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-m",
+            "mleray.grading.validate",
+            str(good),
+            str(auc.sample_submission_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout.strip(), result.stderr) == (
+        0,
+        "Submission is valid.",
+        "",
+    )

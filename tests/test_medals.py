@@ -54,7 +54,11 @@ def test_real_leaderboard_thresholds(name):
     assert len(scores) == n
     t = medal_thresholds(leaderboard)
     assert t.lower_is_better is lower
-    assert (t.gold, t.silver, t.bronze) == (scores[gold - 1], scores[silver - 1], scores[bronze - 1])
+    assert (t.gold, t.silver, t.bronze) == (
+        scores[gold - 1],
+        scores[silver - 1],
+        scores[bronze - 1],
+    )
     assert t.median == pytest.approx(statistics.median(scores), abs=1e-12)
     # best-first order means the medal thresholds are ordered from hardest to easiest
     ordered = [t.gold, t.silver, t.bronze]
@@ -66,7 +70,12 @@ def test_real_values_spot_checks():
     assert (pizza.gold, pizza.silver, pizza.bronze) == (0.97908, 0.76482, 0.6921)
     assert pizza.median == pytest.approx(0.599595)  # N even: mean of rows 231 and 232
     denoise = medal_thresholds(_real("denoising-dirty-documents"))
-    assert (denoise.gold, denoise.silver, denoise.bronze, denoise.median) == (0.01794, 0.02609, 0.04517, 0.07325)
+    assert (denoise.gold, denoise.silver, denoise.bronze, denoise.median) == (
+        0.01794,
+        0.02609,
+        0.04517,
+        0.07325,
+    )
 
 
 def test_real_decisions_gesture():
@@ -92,10 +101,22 @@ def _ranked(n: int, lower_is_better: bool) -> pd.DataFrame:
 
 # (N, gold, silver, bronze positions) by hand from the table, every regime and its edges.
 REGIMES = [
-    (1, 1, 1, 1), (2, 1, 1, 1), (9, 1, 1, 3), (10, 1, 2, 4), (99, 9, 19, 39),
-    (100, 10, 20, 40), (101, 10, 20, 40), (249, 10, 49, 99),
-    (250, 10, 50, 100), (499, 10, 50, 100), (500, 11, 50, 100), (999, 11, 50, 100),
-    (1000, 12, 50, 100), (1499, 12, 74, 149), (1500, 13, 75, 150), (5000, 20, 250, 500),
+    (1, 1, 1, 1),
+    (2, 1, 1, 1),
+    (9, 1, 1, 3),
+    (10, 1, 2, 4),
+    (99, 9, 19, 39),
+    (100, 10, 20, 40),
+    (101, 10, 20, 40),
+    (249, 10, 49, 99),
+    (250, 10, 50, 100),
+    (499, 10, 50, 100),
+    (500, 11, 50, 100),
+    (999, 11, 50, 100),
+    (1000, 12, 50, 100),
+    (1499, 12, 74, 149),
+    (1500, 13, 75, 150),
+    (5000, 20, 250, 500),
 ]
 
 
@@ -111,7 +132,9 @@ def test_regimes(n, gold, silver, bronze, lower):
 
 
 def test_thousand_team_leaderboard_decisions():
-    t = medal_thresholds(_ranked(2000, lower_is_better=False))  # gold pos 14, silver 100, bronze 200
+    t = medal_thresholds(
+        _ranked(2000, lower_is_better=False)
+    )  # gold pos 14, silver 100, bronze 200
     assert (t.gold, t.silver, t.bronze) == (-14.0, -100.0, -200.0)
     assert decide_medals(-14, t).gold_medal
     assert decide_medals(-15, t).silver_medal
@@ -131,7 +154,11 @@ def _thresholds(lower: bool) -> MedalThresholds:
 @pytest.mark.parametrize("lower", [True, False])
 def test_ties_at_thresholds_win_and_medals_are_exclusive(lower):
     t = _thresholds(lower)
-    for threshold, medal in [(t.gold, "gold_medal"), (t.silver, "silver_medal"), (t.bronze, "bronze_medal")]:
+    for threshold, medal in [
+        (t.gold, "gold_medal"),
+        (t.silver, "silver_medal"),
+        (t.bronze, "bronze_medal"),
+    ]:
         d = decide_medals(threshold, t)
         won = [m for m in ("gold_medal", "silver_medal", "bronze_medal") if getattr(d, m)]
         assert won == [medal] and d.any_medal and d.above_median
@@ -147,11 +174,11 @@ def test_above_median_is_strict(lower):
 
 def test_score_rounded_to_five_decimals_before_comparing():
     lower = _thresholds(True)
-    assert decide_medals(0.1000049, lower).gold_medal       # rounds to 0.10000
-    assert not decide_medals(0.1000051, lower).gold_medal   # rounds to 0.10001
+    assert decide_medals(0.1000049, lower).gold_medal  # rounds to 0.10000
+    assert not decide_medals(0.1000051, lower).gold_medal  # rounds to 0.10001
     assert decide_medals(0.1000051, lower).silver_medal
     higher = _thresholds(False)
-    assert decide_medals(0.8999951, higher).gold_medal      # rounds to 0.90000
+    assert decide_medals(0.8999951, higher).gold_medal  # rounds to 0.90000
     assert not decide_medals(0.8999949, higher).gold_medal
 
 
@@ -159,13 +186,17 @@ def test_nan_and_missing_scores_win_nothing():
     for lower in (True, False):
         for score in (math.nan, None):
             d = decide_medals(score, _thresholds(lower))
-            assert not (d.any_medal or d.gold_medal or d.silver_medal or d.bronze_medal or d.above_median)
+            assert not (
+                d.any_medal or d.gold_medal or d.silver_medal or d.bronze_medal or d.above_median
+            )
 
 
 def test_direction_inference_and_override():
     assert infer_lower_is_better(pd.DataFrame({"score": [0.1, 0.5]})) is True
     assert infer_lower_is_better(pd.DataFrame({"score": [0.9, 0.5]})) is False
-    assert infer_lower_is_better(pd.DataFrame({"score": [0.5, 0.5]})) is False  # MLE-bench: tie -> higher
+    assert (
+        infer_lower_is_better(pd.DataFrame({"score": [0.5, 0.5]})) is False
+    )  # MLE-bench: tie -> higher
     gesture = _real("multi-modal-gesture-recognition")
     forced = medal_thresholds(gesture, lower_is_better=False)
     assert forced.lower_is_better is False and forced.gold == 0.13304  # positions are not re-sorted

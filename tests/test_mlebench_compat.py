@@ -65,12 +65,14 @@ def mle(tmp_path, monkeypatch):
     (folder / "prepare.py").write_text(PREPARE)
     (folder / "grade.py").write_text(GRADE)
     (folder / "leaderboard.csv").write_text(
-        "teamName,score\n" + "".join(f"t{i},{1 - i / 150:.5f}\n" for i in range(120)))
+        "teamName,score\n" + "".join(f"t{i},{1 - i / 150:.5f}\n" for i in range(120))
+    )
     data_dir = tmp_path / "mle-data"
     raw = data_dir / "toy-mle" / "raw"
     raw.mkdir(parents=True)
-    (raw / "train.csv").write_text("key,feature,label\n" + "".join(
-        f"k{i},{i},{'ab'[i % 2]}\n" for i in range(50)))
+    (raw / "train.csv").write_text(
+        "key,feature,label\n" + "".join(f"k{i},{i},{'ab'[i % 2]}\n" for i in range(50))
+    )
     monkeypatch.setenv("MLERAY_MLEBENCH_DATA_DIR", str(data_dir))
     return folder.parent, data_dir
 
@@ -81,7 +83,10 @@ def test_the_folder_becomes_a_competition_on_mlebench_paths(mle):
     assert comp.source == "mlebench" and comp.kaggle_slug == "toy-mle"
     assert comp.data_dir == data_dir / "toy-mle" / "prepared"
     assert comp.answers_path.resolve() == (data_dir / "toy-mle/prepared/private/test.csv").resolve()
-    assert comp.sample_submission_path.resolve() == (data_dir / "toy-mle/prepared/public/sample_submission.csv").resolve()
+    assert (
+        comp.sample_submission_path.resolve()
+        == (data_dir / "toy-mle/prepared/public/sample_submission.csv").resolve()
+    )
     assert comp.description_path == reg.resolve() / "toy-mle" / "description.md"
     assert comp.grader == "grade:grade" and comp.prepare == "prepare.py:prepare"
     assert comp.metric is None and comp.leaderboard_path.name == "leaderboard.csv"
@@ -90,7 +95,9 @@ def test_the_folder_becomes_a_competition_on_mlebench_paths(mle):
 
 def test_a_flag_value_overrides_the_env_data_dir(mle, tmp_path):
     reg, _ = mle
-    comp = registry.get_competition("toy-mle", extra_paths=[reg], mlebench_data_dir=tmp_path / "other")
+    comp = registry.get_competition(
+        "toy-mle", extra_paths=[reg], mlebench_data_dir=tmp_path / "other"
+    )
     assert comp.data_dir == tmp_path / "other" / "toy-mle" / "prepared"
 
 
@@ -138,7 +145,9 @@ def test_cli_grades_an_mlebench_competition(mle, tmp_path):
     flags = ["--competitions-path", str(reg), "--mlebench-data-dir", str(data_dir)]
     assert runner.invoke(app, ["prepare", "toy-mle", *flags]).exit_code == 0
     sample = data_dir / "toy-mle" / "prepared" / "public" / "sample_submission.csv"
-    result = runner.invoke(app, ["grade", "--competition", "toy-mle", str(sample), "--json", *flags])
+    result = runner.invoke(
+        app, ["grade", "--competition", "toy-mle", str(sample), "--json", *flags]
+    )
     assert result.exit_code == 0, result.output
     assert '"score": 0.5' in result.stdout
     assert Path(sample).is_file()

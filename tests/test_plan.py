@@ -8,9 +8,15 @@ from mleray.plan import pending_trials, plan_trials, trial_id_for
 from mleray.spec import spec_from_dict
 
 BASE = {
-    "name": "p", "competitions": ["breast-cancer-auc", "diabetes-rmse"],
-    "agents": [{"name": "noop"}, {"name": "sleep", "models": ["a", "b"], "kwargs": {"seconds": 1, "x": [1]}}],
-    "seeds": 2, "resources": {"gpus": 0.5, "cpus": 1, "memory": "1g"}, "sandbox": "local",
+    "name": "p",
+    "competitions": ["breast-cancer-auc", "diabetes-rmse"],
+    "agents": [
+        {"name": "noop"},
+        {"name": "sleep", "models": ["a", "b"], "kwargs": {"seconds": 1, "x": [1]}},
+    ],
+    "seeds": 2,
+    "resources": {"gpus": 0.5, "cpus": 1, "memory": "1g"},
+    "sandbox": "local",
 }
 
 
@@ -34,7 +40,9 @@ def test_ids_are_deterministic_and_ignore_name_order_and_bookkeeping():
     first = {t.trial_id for t in plan_trials(spec())}
     assert first == {t.trial_id for t in plan_trials(spec())}
     # sweep name, snapshot interval and attempts do not change what runs
-    assert first == {t.trial_id for t in plan_trials(spec(name="other", snapshot_interval=5, max_attempts=9))}
+    assert first == {
+        t.trial_id for t in plan_trials(spec(name="other", snapshot_interval=5, max_attempts=9))
+    }
     # kwargs key order does not matter
     agents = [BASE["agents"][0], {**BASE["agents"][1], "kwargs": {"x": [1], "seconds": 1}}]
     assert first == {t.trial_id for t in plan_trials(spec(agents=agents))}
@@ -42,10 +50,13 @@ def test_ids_are_deterministic_and_ignore_name_order_and_bookkeeping():
 
 def test_ids_change_with_what_changes_the_run():
     base = {t.trial_id for t in plan_trials(spec())}
-    for changed in (spec(time_limit=99), spec(sandbox="docker"),
-                    spec(resources={"gpus": 0.25, "cpus": 1, "memory": "1g"}),
-                    spec(resources={"gpus": 0.5, "cpus": 2, "memory": "1g"}),
-                    spec(resources={"gpus": 0.5, "cpus": 1, "memory": "2g"})):
+    for changed in (
+        spec(time_limit=99),
+        spec(sandbox="docker"),
+        spec(resources={"gpus": 0.25, "cpus": 1, "memory": "1g"}),
+        spec(resources={"gpus": 0.5, "cpus": 2, "memory": "1g"}),
+        spec(resources={"gpus": 0.5, "cpus": 1, "memory": "2g"}),
+    ):
         assert not base & {t.trial_id for t in plan_trials(changed)}
     args = ("c", "a", None, 0, "{}", 60.0, "local", 0.0, 1.0, 1024)
     assert trial_id_for(*args) != trial_id_for("c", "a", None, 1, *args[4:])
@@ -77,7 +88,9 @@ def test_agent_folder_given_relative_is_resolved_for_workers(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path / "b")  # the identity is the name in the spec, not where it lies
     again = plan_trials(spec(agents=[{"name": "my-agent"}, {"name": "noop"}]))
     assert [t.trial_id for t in again] == [t.trial_id for t in trials]
-    assert {t.agent_path for t in again if t.agent == "my-agent"} == {str(tmp_path / "b" / "my-agent")}
+    assert {t.agent_path for t in again if t.agent == "my-agent"} == {
+        str(tmp_path / "b" / "my-agent")
+    }
 
 
 def test_results_key_separates_same_named_sweeps_but_not_their_ids(tmp_path, monkeypatch):

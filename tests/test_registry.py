@@ -35,7 +35,10 @@ def write_comp(base: Path, config: dict, folder: str | None = None) -> Path:
 
 def test_builtin_dir_is_the_repo_competitions_folder_and_env_overrides(monkeypatch, tmp_path):
     monkeypatch.delenv("MLERAY_BUILTIN_COMPETITIONS", raising=False)
-    assert registry.builtin_competitions_dir() == Path(__file__).resolve().parent.parent / "competitions"
+    assert (
+        registry.builtin_competitions_dir()
+        == Path(__file__).resolve().parent.parent / "competitions"
+    )
     monkeypatch.setenv("MLERAY_BUILTIN_COMPETITIONS", str(tmp_path))
     assert registry.builtin_competitions_dir() == tmp_path
 
@@ -65,7 +68,9 @@ def test_builtin_split_lists_known_competitions():
 def test_unknown_split_and_competition_name_what_and_where():
     with pytest.raises(NotFoundError, match="unknown split 'nope'"):
         registry.load_split("nope")
-    with pytest.raises(NotFoundError, match=r"unknown competition 'no-such-comp' \(searched .*competitions"):
+    with pytest.raises(
+        NotFoundError, match=r"unknown competition 'no-such-comp' \(searched .*competitions"
+    ):
         registry.get_competition("no-such-comp", extra_paths=[])
 
 
@@ -74,15 +79,22 @@ def test_get_competition_builds_paths_under_data_root(monkeypatch, tmp_path):
     comp = registry.get_competition("digits-accuracy", extra_paths=[])
     assert comp.data_dir == tmp_path / "digits-accuracy"
     assert comp.answers_path == tmp_path / "digits-accuracy" / "private" / "test.csv"
-    assert comp.sample_submission_path == tmp_path / "digits-accuracy" / "public" / "sample_submission.csv"
-    assert comp.metric == "accuracy" and comp.source == "builtin" and comp.target_columns == ("label",)
+    assert (
+        comp.sample_submission_path
+        == tmp_path / "digits-accuracy" / "public" / "sample_submission.csv"
+    )
+    assert (
+        comp.metric == "accuracy" and comp.source == "builtin" and comp.target_columns == ("label",)
+    )
     assert comp.leaderboard_path.is_file() and comp.description_path.is_file()
 
 
 def test_extra_paths_come_first_and_env_supplies_them(monkeypatch, tmp_path):
     write_comp(tmp_path / "reg", {**GOOD, "id": "digits-accuracy", "name": "Shadow"})
     write_comp(tmp_path / "reg", GOOD)
-    assert registry.get_competition("digits-accuracy", extra_paths=[tmp_path / "reg"]).name == "Shadow"
+    assert (
+        registry.get_competition("digits-accuracy", extra_paths=[tmp_path / "reg"]).name == "Shadow"
+    )
     monkeypatch.setenv("MLERAY_COMPETITIONS_PATH", str(tmp_path / "reg"))
     assert registry.get_competition("toy-comp").name == "Toy"
     ids = [c.id for c in registry.list_competitions()]
@@ -94,24 +106,27 @@ def test_a_path_may_be_one_competition_folder(tmp_path):
     assert registry.get_competition("toy-comp", extra_paths=[folder]).root == folder.resolve()
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"id": None}, "'id'"),
-    ({"id": "bad id!"}, "'id'"),
-    ({"name": 3}, "'name'"),
-    ({"metric": None}, "'metric' or 'grader'"),
-    ({"grader": "grade.py:grade"}, "'metric' or 'grader'"),
-    ({"metric": "accuracy_typo"}, "'metric'"),
-    ({"source": "s3"}, "'source'"),
-    ({"source": "kaggle"}, "'kaggle_slug'"),
-    ({"prepare": "prepare.py"}, "'prepare'"),
-    ({"target_columns": []}, "'target_columns'"),
-    ({"target_columns": [1, 2]}, "'target_columns'"),
-    ({"answers": ""}, "'answers'"),
-    ({"id_column": None}, "'id_column'"),
-    ({"lower_is_better": "yes"}, "'lower_is_better'"),
-    ({"description": "missing.md"}, "'description'"),
-    ({"colour": "red"}, "'colour'"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"id": None}, "'id'"),
+        ({"id": "bad id!"}, "'id'"),
+        ({"name": 3}, "'name'"),
+        ({"metric": None}, "'metric' or 'grader'"),
+        ({"grader": "grade.py:grade"}, "'metric' or 'grader'"),
+        ({"metric": "accuracy_typo"}, "'metric'"),
+        ({"source": "s3"}, "'source'"),
+        ({"source": "kaggle"}, "'kaggle_slug'"),
+        ({"prepare": "prepare.py"}, "'prepare'"),
+        ({"target_columns": []}, "'target_columns'"),
+        ({"target_columns": [1, 2]}, "'target_columns'"),
+        ({"answers": ""}, "'answers'"),
+        ({"id_column": None}, "'id_column'"),
+        ({"lower_is_better": "yes"}, "'lower_is_better'"),
+        ({"description": "missing.md"}, "'description'"),
+        ({"colour": "red"}, "'colour'"),
+    ],
+)
 def test_every_bad_field_is_a_spec_error_naming_file_and_field(tmp_path, change, field):
     config = {k: v for k, v in {**GOOD, **change}.items() if v is not None}
     folder = write_comp(tmp_path, config, folder="comp")
@@ -150,7 +165,9 @@ def test_a_split_listing_an_id_twice_names_the_file_and_lines(monkeypatch, tmp_p
     split = tmp_path / "splits" / "mine.txt"
     split.write_text("comp-a\n# a comment\ncomp-b  # trailing\n\ncomp-a\n")
     monkeypatch.setenv("MLERAY_BUILTIN_COMPETITIONS", str(tmp_path))
-    with pytest.raises(SpecError, match=rf"{split}: line 5: 'comp-a' is listed twice \(first on line 1\)"):
+    with pytest.raises(
+        SpecError, match=rf"{split}: line 5: 'comp-a' is listed twice \(first on line 1\)"
+    ):
         registry.load_split("mine")
     split.write_text("comp-a\n# a comment\ncomp-b  # trailing\n\n")
     assert registry.load_split("mine") == ["comp-a", "comp-b"]

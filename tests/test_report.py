@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 from typer.testing import CliRunner
@@ -16,17 +17,27 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def run(comp, seed, won=False, agent="aide", **extra):
-    return {"competition_id": comp, "seed": seed, "agent": agent, "model": "gpt",
-            "any_medal": won, "bronze_medal": won, "wall_seconds": 600.0, **extra}
+    return {
+        "competition_id": comp,
+        "seed": seed,
+        "agent": agent,
+        "model": "gpt",
+        "any_medal": won,
+        "bronze_medal": won,
+        "wall_seconds": 600.0,
+        **extra,
+    }
 
 
 @pytest.fixture
 def partial_sweep(tmp_path):
     """Three competitions × three seeds, with the usual ways a sweep goes wrong."""
     rows = [run(c, s, won=(c == "comp-a")) for c in ("comp-a", "comp-b") for s in range(3)]
-    rows += [run("comp-c", 0, valid_submission=False, score=None),
-             run("comp-c", 1, status="agent_error", valid_submission=False),
-             run("comp-c", 2, status="infra_error", error="node lost")]
+    rows += [
+        run("comp-c", 0, valid_submission=False, score=None),
+        run("comp-c", 1, status="agent_error", valid_submission=False),
+        run("comp-c", 2, status="infra_error", error="node lost"),
+    ]
     rows[1]["status"] = "cancelled"  # comp-a seed 1
     return write_results(tmp_path / "results", rows)
 
@@ -79,8 +90,7 @@ def test_k_larger_than_runs_is_an_error(partial_sweep):
         build_report(partial_sweep, ks=[1, 4])
 
 
-def test_split_restricts_competitions_and_names_absent_ones(partial_sweep, tmp_path,
-                                                            monkeypatch):
+def test_split_restricts_competitions_and_names_absent_ones(partial_sweep, tmp_path, monkeypatch):
     builtin = tmp_path / "competitions"
     (builtin / "splits").mkdir(parents=True)
     (builtin / "splits" / "pair.txt").write_text("comp-a\ncomp-q  # never run\n")
@@ -112,8 +122,11 @@ def test_several_splits_are_aggregated_each_over_its_own_competitions(partial_sw
     assert (rate["ab"]["mean_pct"], rate["ab"]["sem_pct"], rate["ab"]["seeds"]) == (50.0, 0.0, 2)
     # all: only seed 0 is complete → 1 of 3
     assert rate["all"]["mean_pct"] == pytest.approx(100 / 3) and rate["all"]["seeds"] == 1
-    pass1 = {row["split"]: row["pass_at_k"] for row in report.pass_at_k
-             if row["metric"] == "any_medal" and row["k"] == 1}
+    pass1 = {
+        row["split"]: row["pass_at_k"]
+        for row in report.pass_at_k
+        if row["metric"] == "any_medal" and row["k"] == 1
+    }
     assert pass1 == pytest.approx({"ab": 0.5, "all": 1 / 3})
     assert report.counts["trials"] == 9  # counted once, not once per split
 
@@ -130,8 +143,13 @@ def test_cli_table_and_files(cli, partial_sweep, tmp_path):
     result = CliRunner().invoke(cli, ["report", str(partial_sweep), "--out", str(tmp_path / "o")])
     assert result.exit_code == 0, result.output
     assert "aide / gpt" in result.output and "missing:" in result.output
-    for name in ("report.md", "report.json", "pass_at_k.png", "medal_rate_vs_time.png",
-                 "competition_heatmap.png"):
+    for name in (
+        "report.md",
+        "report.json",
+        "pass_at_k.png",
+        "medal_rate_vs_time.png",
+        "competition_heatmap.png",
+    ):
         assert (tmp_path / "o" / name).stat().st_size > 0
 
 
@@ -144,20 +162,24 @@ def test_cli_several_splits(cli, partial_sweep, two_splits):
 
 
 def test_cli_json_is_the_only_stdout(cli, partial_sweep, tmp_path):
-    result = CliRunner().invoke(cli, ["report", str(partial_sweep), "--json", "--k", "1,2",
-                                      "--out", str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        cli, ["report", str(partial_sweep), "--json", "--k", "1,2", "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["ks"] == [1, 2] and data["counts"]["runs"] == 7
     assert "wrote" in result.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--k", "1,x"], "--k: 'x' is not a positive whole number"),
-    (["--k", "0"], "--k: '0' is not a positive whole number"),
-    (["--k", "9"], "k=9 exceeds the most runs any competition has (n=3)"),
-    (["--split", "no-such-split"], "no-such-split"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--k", "1,x"], "--k: 'x' is not a positive whole number"),
+        (["--k", "0"], "--k: '0' is not a positive whole number"),
+        (["--k", "9"], "k=9 exceeds the most runs any competition has (n=3)"),
+        (["--split", "no-such-split"], "no-such-split"),
+    ],
+)
 def test_cli_bad_arguments_exit_2_with_one_line(cli, partial_sweep, args, message):
     result = CliRunner().invoke(cli, ["report", str(partial_sweep), *args])
     assert result.exit_code == 2
@@ -173,10 +195,11 @@ def test_cli_missing_folder(cli, tmp_path):
 
 
 def test_retried_attempts_count_towards_gpu_hours_only(tmp_path):
-    final = [run("comp-a", 0, won=True, trial_id="t1", attempt=2, gpu_seconds=3600.0),
-             run("comp-b", 0, trial_id="t2", gpu_seconds=3600.0)]
-    retried = [run("comp-a", 0, trial_id="t1", attempt=1, status="infra_error",
-                   gpu_seconds=7200.0)]
+    final = [
+        run("comp-a", 0, won=True, trial_id="t1", attempt=2, gpu_seconds=3600.0),
+        run("comp-b", 0, trial_id="t2", gpu_seconds=3600.0),
+    ]
+    retried = [run("comp-a", 0, trial_id="t1", attempt=1, status="infra_error", gpu_seconds=7200.0)]
     folder = write_results(tmp_path / "results", final, attempts=retried)
     report = build_report(folder, n_boot=100)
     assert report.counts["attempts"] == 3 and report.counts["trials"] == 2
@@ -202,13 +225,26 @@ def test_report_on_a_real_sweep(tmp_path, monkeypatch):
 
     monkeypatch.setenv("MLERAY_DATA_DIR", str(tmp_path / "data"))
     prepare_competition(get_competition("breast-cancer-auc"))
-    spec = spec_from_dict({
-        "name": "report-e2e", "competitions": ["breast-cancer-auc"], "agents": [{"name": "noop"}],
-        "seeds": 2, "sandbox": "local", "time_limit": 60, "results": str(tmp_path / "results"),
-        "resources": {"cpus": 0.5, "memory": "256m"}}, source="test")
+    spec = spec_from_dict(
+        {
+            "name": "report-e2e",
+            "competitions": ["breast-cancer-auc"],
+            "agents": [{"name": "noop"}],
+            "seeds": 2,
+            "sandbox": "local",
+            "time_limit": 60,
+            "results": str(tmp_path / "results"),
+            "resources": {"cpus": 0.5, "memory": "256m"},
+        },
+        source="test",
+    )
     run_sweep(spec, num_cpus=2, progress=False)
-    result = subprocess.run([sys.executable, "-m", "mleray", "report", str(tmp_path / "results"),
-                             "--json"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "mleray", "report", str(tmp_path / "results"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["counts"]["runs"] == 2 and data["ks"] == [1, 2]
@@ -233,13 +269,24 @@ def test_hardware_table_compares_gpu_shares_swept_on_the_same_seeds(tmp_path):
     """Two sweeps of one agent, at GPU share 0.5 then 1, on the same competitions and
     seeds: the medal rates count each cell once (the later run), but the hardware table,
     which exists to compare shares, keeps both."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    rows = [run(comp, seed, won=(share == 1.0), sweep=f"share-{share}", gpu_share=share,
-                gpu_seconds=share * 600, trial_id=f"{share}-{comp}-{seed}",
-                finished_at=start + timedelta(hours=share))
-            for share in (0.5, 1.0) for comp in ("comp-a", "comp-b") for seed in range(2)]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        run(
+            comp,
+            seed,
+            won=(share == 1.0),
+            sweep=f"share-{share}",
+            gpu_share=share,
+            gpu_seconds=share * 600,
+            trial_id=f"{share}-{comp}-{seed}",
+            finished_at=start + timedelta(hours=share),
+        )
+        for share in (0.5, 1.0)
+        for comp in ("comp-a", "comp-b")
+        for seed in range(2)
+    ]
     report = build_report(write_results(tmp_path / "results", rows))
     by_share = {row["gpu_share"]: row for row in report.hardware}
     assert sorted(by_share) == [0.5, 1.0]

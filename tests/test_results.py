@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -17,46 +17,101 @@ from mleray.actors.outcome import TrialOutcome
 from mleray.errors import NotFoundError
 from mleray.grading.report import GradeReport
 from mleray.plan import plan_trials
-from mleray.results import (SNAPSHOT_SCHEMA, TRIAL_SCHEMA, ResultWriter, attempts_so_far, build_snapshot_row,
-                            build_trial_row, final_trial_ids, json_records, load, load_attempts,
-                            load_snapshots)
+from mleray.results import (
+    SNAPSHOT_SCHEMA,
+    TRIAL_SCHEMA,
+    ResultWriter,
+    attempts_so_far,
+    build_snapshot_row,
+    build_trial_row,
+    final_trial_ids,
+    json_records,
+    load,
+    load_attempts,
+    load_snapshots,
+)
 from mleray.spec import spec_from_dict
 
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def make_trials(n_seeds=2):
-    spec = spec_from_dict({"name": "r", "competitions": ["breast-cancer-auc"], "agents": ["noop"],
-                           "seeds": n_seeds, "resources": {"gpus": 0.5}, "sandbox": "local"}, check=False)
+    spec = spec_from_dict(
+        {
+            "name": "r",
+            "competitions": ["breast-cancer-auc"],
+            "agents": ["noop"],
+            "seeds": n_seeds,
+            "resources": {"gpus": 0.5},
+            "sandbox": "local",
+        },
+        check=False,
+    )
     return plan_trials(spec)
 
 
 def make_outcome(trial, status="completed", attempt=1, wall=10.0, start=T0, gpu_ids=("0",)):
-    return TrialOutcome(trial_id=trial.trial_id, attempt=attempt, status=status, error=None if status ==
-                        "completed" else f"{status} happened", started_at=start,
-                        finished_at=start + timedelta(seconds=wall), wall_seconds=wall, exit_code=0,
-                        cpu_seconds=wall / 2, peak_memory_bytes=1000, submission=b"id,p\n1,0.5\n",
-                        node_id="n1", node_ip="10.0.0.1", gpu_ids=gpu_ids, sandbox="local", image_id="img")
+    return TrialOutcome(
+        trial_id=trial.trial_id,
+        attempt=attempt,
+        status=status,
+        error=None if status == "completed" else f"{status} happened",
+        started_at=start,
+        finished_at=start + timedelta(seconds=wall),
+        wall_seconds=wall,
+        exit_code=0,
+        cpu_seconds=wall / 2,
+        peak_memory_bytes=1000,
+        submission=b"id,p\n1,0.5\n",
+        node_id="n1",
+        node_ip="10.0.0.1",
+        gpu_ids=gpu_ids,
+        sandbox="local",
+        image_id="img",
+    )
 
 
 def make_report(score=0.9, valid=True):
-    return GradeReport(competition_id="breast-cancer-auc", score=score if valid else None, gold_threshold=0.99,
-                       silver_threshold=0.98, bronze_threshold=0.97, median_threshold=0.9, any_medal=False,
-                       gold_medal=False, silver_medal=False, bronze_medal=False, above_median=score > 0.9,
-                       submission_exists=True, valid_submission=valid, is_lower_better=False,
-                       error=None if valid else "bad column", graded_at=T0 + timedelta(minutes=1))
+    return GradeReport(
+        competition_id="breast-cancer-auc",
+        score=score if valid else None,
+        gold_threshold=0.99,
+        silver_threshold=0.98,
+        bronze_threshold=0.97,
+        median_threshold=0.9,
+        any_medal=False,
+        gold_medal=False,
+        silver_medal=False,
+        bronze_medal=False,
+        above_median=score > 0.9,
+        submission_exists=True,
+        valid_submission=valid,
+        is_lower_better=False,
+        error=None if valid else "bad column",
+        graded_at=T0 + timedelta(minutes=1),
+    )
 
 
 def write_final(root, trial, outcome, report=None):
-    ResultWriter(root).write_trial(build_trial_row(trial, outcome, report or make_report()), final=True)
+    ResultWriter(root).write_trial(
+        build_trial_row(trial, outcome, report or make_report()), final=True
+    )
 
 
 def test_row_fills_every_schema_column():
     trial = make_trials()[0]
     row = build_trial_row(trial, make_outcome(trial), make_report(valid=False))
     assert list(row) == TRIAL_SCHEMA.names
-    assert row["grade_error"] == "bad column" and row["score"] is None and row["valid_submission"] is False
-    assert row["gpu_seconds"] == pytest.approx(5.0) and row["gpu_ids"] == "0" and row["gpu_share"] == 0.5
+    assert (
+        row["grade_error"] == "bad column"
+        and row["score"] is None
+        and row["valid_submission"] is False
+    )
+    assert (
+        row["gpu_seconds"] == pytest.approx(5.0)
+        and row["gpu_ids"] == "0"
+        and row["gpu_share"] == 0.5
+    )
     snap = build_snapshot_row(trial, 1, 3.5, make_report())
     assert list(snap) == SNAPSHOT_SCHEMA.names
 
@@ -128,9 +183,13 @@ def test_infra_error_only_trial_is_not_final(tmp_path):
 def test_attempts_and_snapshots(tmp_path):
     trial = make_trials()[0]
     writer = ResultWriter(tmp_path)
-    writer.write_trial(build_trial_row(trial, make_outcome(trial, "infra_error", attempt=1), None), final=False)
+    writer.write_trial(
+        build_trial_row(trial, make_outcome(trial, "infra_error", attempt=1), None), final=False
+    )
     writer.write_snapshots([build_snapshot_row(trial, 1, 1.0, make_report(0.5))])  # a lost attempt
-    writer.write_snapshots([build_snapshot_row(trial, 2, t, make_report(s)) for t, s in [(9.0, 0.8), (2.0, 0.6)]])
+    writer.write_snapshots(
+        [build_snapshot_row(trial, 2, t, make_report(s)) for t, s in [(9.0, 0.8), (2.0, 0.6)]]
+    )
     write_final(tmp_path, trial, make_outcome(trial, attempt=2))
     assert attempts_so_far(tmp_path) == {trial.trial_id: 2}
     attempts = load_attempts(tmp_path)
@@ -144,7 +203,10 @@ def test_missing_folder_is_one_line_error(tmp_path):
     with pytest.raises(NotFoundError, match="does not exist"):
         load(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    assert len(load(tmp_path / "empty")) == 0 and list(load(tmp_path / "empty").columns) == TRIAL_SCHEMA.names
+    assert (
+        len(load(tmp_path / "empty")) == 0
+        and list(load(tmp_path / "empty").columns) == TRIAL_SCHEMA.names
+    )
 
 
 def test_json_records_are_plain(tmp_path):
@@ -174,7 +236,12 @@ def test_crash_mid_write_leaves_no_visible_file(tmp_path):
         t = make_trials()[0]
         write_final({str(tmp_path)!r}, t, make_outcome(t))
     """)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
     assert proc.returncode == 9, proc.stderr
     leftovers = list((tmp_path / "trials").iterdir())

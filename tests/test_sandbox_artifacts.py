@@ -29,7 +29,7 @@ def tar_bytes(entries: list[tuple[str, bytes | None]]) -> bytes:
 
 def chunked(data: bytes, size: int = 4096):
     for start in range(0, len(data), size):
-        yield data[start:start + size]
+        yield data[start : start + size]
 
 
 class EndlessSparseFile:
@@ -41,7 +41,9 @@ class EndlessSparseFile:
         header.size = size
         folder = tarfile.TarInfo("code")
         folder.type = tarfile.DIRTYPE
-        self.head = folder.tobuf(format=tarfile.PAX_FORMAT) + header.tobuf(format=tarfile.PAX_FORMAT)
+        self.head = folder.tobuf(format=tarfile.PAX_FORMAT) + header.tobuf(
+            format=tarfile.PAX_FORMAT
+        )
         self.read = 0
         self.closed = False
 
@@ -57,18 +59,30 @@ class EndlessSparseFile:
 
 def test_names_too_long_for_the_host_are_skipped(tmp_path):
     deep = "/".join(["d" * 250] * 20)  # 20 levels, ~5000 bytes: over PATH_MAX on the host
-    stream = tar_bytes([("code", None), (f"code/{deep}", None), (f"code/{deep}/f.txt", b"x"),
-                        ("code/ok.txt", b"kept")])
+    stream = tar_bytes(
+        [
+            ("code", None),
+            (f"code/{deep}", None),
+            (f"code/{deep}/f.txt", b"x"),
+            ("code/ok.txt", b"kept"),
+        ]
+    )
     collected = artifacts.extract_archive(chunked(stream), tmp_path / "code", 1024)
     assert (tmp_path / "code" / "ok.txt").read_bytes() == b"kept"
-    assert collected.files == 1 and any("too long" in s for s in collected.skipped), collected.skipped
+    assert collected.files == 1 and any("too long" in s for s in collected.skipped), (
+        collected.skipped
+    )
 
 
 def test_trees_deeper_than_the_cap_are_cut(tmp_path):
     levels = [f"code/{'/'.join(['d'] * n)}" for n in range(1, artifacts.MAX_DEPTH + 3)]
-    stream = tar_bytes([("code", None), *[(name, None) for name in levels], (f"{levels[-1]}/f.txt", b"x")])
+    stream = tar_bytes(
+        [("code", None), *[(name, None) for name in levels], (f"{levels[-1]}/f.txt", b"x")]
+    )
     collected = artifacts.extract_archive(chunked(stream), tmp_path / "code", 1024)
-    deepest = max(len(p.relative_to(tmp_path / "code").parts) for p in (tmp_path / "code").rglob("*"))
+    deepest = max(
+        len(p.relative_to(tmp_path / "code").parts) for p in (tmp_path / "code").rglob("*")
+    )
     assert deepest == artifacts.MAX_DEPTH and collected.files == 0
     assert any("deeper than" in s for s in collected.skipped)
 

@@ -23,7 +23,10 @@ from mleray.sandbox import RunRequest, get_sandbox
 PROBE_DIR = Path(__file__).parent / "agents" / "probe"
 SECRET = "sk-test-9f8e7d6c5b4a-never-log-me"
 SWEEP = "h3-test-conformance"
-BACKENDS = [pytest.param("local", id="local"), pytest.param("docker", id="docker", marks=pytest.mark.docker)]
+BACKENDS = [
+    pytest.param("local", id="local"),
+    pytest.param("docker", id="docker", marks=pytest.mark.docker),
+]
 
 
 def make_competition(root: Path, canary: str = "") -> Path:
@@ -31,12 +34,19 @@ def make_competition(root: Path, canary: str = "") -> Path:
     public, private = root / "public", root / "private"
     public.mkdir(parents=True)
     private.mkdir(parents=True)
-    (public / "train.csv").write_text("id,x,target\n" + "".join(f"{i},{i * 0.5},{i % 2}\n" for i in range(20)))
+    (public / "train.csv").write_text(
+        "id,x,target\n" + "".join(f"{i},{i * 0.5},{i % 2}\n" for i in range(20))
+    )
     (public / "test.csv").write_text("id,x\n" + "".join(f"{i},{i * 0.5}\n" for i in range(20, 30)))
-    (public / "sample_submission.csv").write_text("id,target\n" + "".join(f"{i},0\n" for i in range(20, 30)))
+    (public / "sample_submission.csv").write_text(
+        "id,target\n" + "".join(f"{i},0\n" for i in range(20, 30))
+    )
     (public / "description.md").write_text("# Tiny\nPredict `target` (0 or 1). Metric: accuracy.\n")
-    (private / "answers.csv").write_text("id,target\n" + "".join(f"{i},{i % 2}\n" for i in range(20, 30))
-                                         + (f"# {canary}\n" if canary else ""))
+    (private / "answers.csv").write_text(
+        "id,target\n"
+        + "".join(f"{i},{i % 2}\n" for i in range(20, 30))
+        + (f"# {canary}\n" if canary else "")
+    )
     return public
 
 
@@ -46,9 +56,17 @@ def probe_request(tmp_path: Path, mode: str, **changes) -> RunRequest:
         make_competition(tmp_path / "comp")
     kwargs = {"mode": mode, **changes.pop("kwargs", {})}
     request = RunRequest(
-        trial_id=f"probe-{mode}-{time.monotonic_ns()}", sweep=SWEEP, competition_id="tiny",
-        public_dir=public, agent_dir=PROBE_DIR, workdir=tmp_path / "work", time_limit=30.0,
-        grace_period=2.0, cpus=1.0, memory_bytes=512 * 1024**2, kwargs=kwargs,
+        trial_id=f"probe-{mode}-{time.monotonic_ns()}",
+        sweep=SWEEP,
+        competition_id="tiny",
+        public_dir=public,
+        agent_dir=PROBE_DIR,
+        workdir=tmp_path / "work",
+        time_limit=30.0,
+        grace_period=2.0,
+        cpus=1.0,
+        memory_bytes=512 * 1024**2,
+        kwargs=kwargs,
         secrets=resolve_secrets(load_agent(PROBE_DIR), {"MLERAY_TEST_PROBE_SECRET": SECRET}),
     )
     return replace(request, **changes)
@@ -123,8 +141,15 @@ def test_timeout_with_sigterm_ignored_is_killed_after_grace(backend, tmp_path):
 
 
 def test_environment_reaches_the_agent(backend, tmp_path):
-    request = probe_request(tmp_path, "env", seed=42, model="gpt-test", gpu_ids=("1", "3"), time_limit=25.0,
-                            env={"EXTRA_SETTING": "on"})
+    request = probe_request(
+        tmp_path,
+        "env",
+        seed=42,
+        model="gpt-test",
+        gpu_ids=("1", "3"),
+        time_limit=25.0,
+        env={"EXTRA_SETTING": "on"},
+    )
     result = run(backend, request)
     assert result.status == FailureKind.COMPLETED.value, result.error
     env = read_json(result, "env.json")
@@ -132,18 +157,27 @@ def test_environment_reaches_the_agent(backend, tmp_path):
     assert env["MLERAY_SEED"] == "42" and env["MLERAY_MODEL"] == "gpt-test"
     assert env["TIME_LIMIT_SECS"] == "25"
     assert env["MLERAY_GPU_IDS"] == "1,3"
-    assert env["CUDA_VISIBLE_DEVICES"] == "1,3" and env["NVIDIA_VISIBLE_DEVICES"] == "1,3"  # no GPU runtime here
+    assert (
+        env["CUDA_VISIBLE_DEVICES"] == "1,3" and env["NVIDIA_VISIBLE_DEVICES"] == "1,3"
+    )  # no GPU runtime here
     assert env["PROBE_PLAIN"] == "plain-value" and env["secret_present"] is True
     assert env["data_files"] == ["description.md", "sample_submission.csv", "test.csv", "train.csv"]
     assert env["PATH_has_validate"] and env["validate_exit"] == 0, env["validate_output"]
-    assert env["MLERAY_SUBMISSION_DIR"] in env["instructions"] and "25 seconds" in env["instructions"]
+    assert (
+        env["MLERAY_SUBMISSION_DIR"] in env["instructions"] and "25 seconds" in env["instructions"]
+    )
     if backend == "docker":
-        assert env["MLERAY_DATA"] == "/home/data" and env["MLERAY_SUBMISSION_DIR"] == "/home/submission"
+        assert (
+            env["MLERAY_DATA"] == "/home/data"
+            and env["MLERAY_SUBMISSION_DIR"] == "/home/submission"
+        )
         assert env["uid"] == 1000
 
 
 def test_kwargs_reach_the_agent_over_defaults(backend, tmp_path):
-    result = run(backend, probe_request(tmp_path, "env", kwargs={"nested": {"a": [1, 2]}, "lr": 0.1}))
+    result = run(
+        backend, probe_request(tmp_path, "env", kwargs={"nested": {"a": [1, 2]}, "lr": 0.1})
+    )
     kwargs = json.loads(read_json(result, "env.json")["MLERAY_AGENT_KWARGS"])
     assert kwargs == {"mode": "env", "nested": {"a": [1, 2]}, "lr": 0.1}
 
@@ -153,7 +187,9 @@ def test_secrets_reach_the_agent_but_are_never_written(backend, tmp_path):
     assert SECRET not in repr(request)
     result = run(backend, request)
     assert result.status == FailureKind.COMPLETED.value, result.error
-    assert (result.logs_dir / "secret.sha256").read_text() == hashlib.sha256(SECRET.encode()).hexdigest()
+    assert (result.logs_dir / "secret.sha256").read_text() == hashlib.sha256(
+        SECRET.encode()
+    ).hexdigest()
     assert SECRET not in repr(result)
     written = [p for p in (tmp_path / "work").rglob("*") if p.is_file()]
     assert len(written) >= 5
@@ -189,7 +225,9 @@ def test_anytime_snapshots_of_changed_submissions(backend, tmp_path):
     assert result.status == FailureKind.COMPLETED.value, result.error
     snaps = result.snapshots
     contents = [s.path.read_bytes() for s in snaps]
-    assert len(snaps) == 3, [s.elapsed_seconds for s in snaps]  # three versions; the rewrite is unchanged
+    assert len(snaps) == 3, [
+        s.elapsed_seconds for s in snaps
+    ]  # three versions; the rewrite is unchanged
     assert len(set(contents)) == 3 and contents[-1] == result.submission_path.read_bytes()
     assert [s.elapsed_seconds for s in snaps] == sorted(s.elapsed_seconds for s in snaps)
     assert all(s.path.parent == tmp_path / "work" / "snapshots" for s in snaps)

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from test_sandbox_conformance import PROBE_DIR, SWEEP, probe_image, probe_request  # noqa: F401 (fixture)
 
 from mleray.agents import get_agent, load_agent
 from mleray.errors import FailureKind, InfraError, SandboxUnavailableError
 from mleray.sandbox import RunRequest
 from mleray.sandbox.docker import DockerSandbox
-from test_sandbox_conformance import PROBE_DIR, SWEEP, probe_image, probe_request  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.docker
 
@@ -41,8 +41,9 @@ def _find_running(client, trial_id: str, timeout: float = 20.0):
 
 
 def test_container_settings_labels_and_removal(tmp_path, client, probe_image):
-    request = probe_request(tmp_path, "honour", time_limit=60.0, cpus=0.5, pids_limit=64,
-                            shm_bytes=64 * 1024**2)
+    request = probe_request(
+        tmp_path, "honour", time_limit=60.0, cpus=0.5, pids_limit=64, shm_bytes=64 * 1024**2
+    )
     cancel, results = threading.Event(), []
     worker = threading.Thread(target=lambda: results.append(DockerSandbox().run(request, cancel)))
     worker.start()
@@ -55,7 +56,11 @@ def test_container_settings_labels_and_removal(tmp_path, client, probe_image):
     labels = {"mleray.managed": "1", "mleray.sweep": SWEEP, "mleray.trial_id": request.trial_id}
     assert labels.items() <= config["Labels"].items()
     assert config["User"] == "1000:1000" and config["Image"] == probe_image
-    assert host["NanoCpus"] == 500_000_000 and host["PidsLimit"] == 64 and host["ShmSize"] == 64 * 1024**2
+    assert (
+        host["NanoCpus"] == 500_000_000
+        and host["PidsLimit"] == 64
+        and host["ShmSize"] == 64 * 1024**2
+    )
     assert host["Memory"] == host["MemorySwap"] == 512 * 1024**2
     assert host["CapDrop"] == ["ALL"] and host["SecurityOpt"] == ["no-new-privileges"]
     assert host["NetworkMode"] == "none" and host["Init"] is True and not host.get("Privileged")
@@ -64,7 +69,10 @@ def test_container_settings_labels_and_removal(tmp_path, client, probe_image):
     assert mounts[0]["Source"] == str(request.public_dir.resolve())
     assert not any("docker.sock" in str(m) for m in mounts + (host.get("Binds") or []))
     assert results and results[0].status == FailureKind.CANCELLED.value
-    assert client.containers.list(all=True, filters={"label": f"mleray.trial_id={request.trial_id}"}) == []
+    assert (
+        client.containers.list(all=True, filters={"label": f"mleray.trial_id={request.trial_id}"})
+        == []
+    )
 
 
 def test_usage_is_sampled(tmp_path, probe_image):
@@ -80,7 +88,11 @@ def test_usage_is_sampled(tmp_path, probe_image):
 def _unbuilt_agent(tmp_path: Path) -> Path:
     folder = tmp_path / "unbuilt-agent"
     shutil.copytree(PROBE_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    config = (folder / "config.yaml").read_text().replace("mleray-test-probe", f"unbuilt-{uuid.uuid4().hex[:8]}")
+    config = (
+        (folder / "config.yaml")
+        .read_text()
+        .replace("mleray-test-probe", f"unbuilt-{uuid.uuid4().hex[:8]}")
+    )
     (folder / "config.yaml").write_text(config)
     return folder
 
@@ -88,7 +100,9 @@ def _unbuilt_agent(tmp_path: Path) -> Path:
 def test_missing_image_fails_fast_and_clearly(tmp_path):
     folder = _unbuilt_agent(tmp_path)
     agent = load_agent(folder)
-    with pytest.raises(SandboxUnavailableError, match=rf"is not built: run `mleray agents build {agent.name}`"):
+    with pytest.raises(
+        SandboxUnavailableError, match=rf"is not built: run `mleray agents build {agent.name}`"
+    ):
         DockerSandbox().check_ready(agent)
     request = dataclasses.replace(probe_request(tmp_path, "submit"), agent_dir=folder)
     with pytest.raises(InfraError, match="is not built"):
@@ -102,7 +116,9 @@ def test_check_ready_returns_the_tag(probe_image):
 def test_daemon_error_is_infra_error(tmp_path):
     import docker
 
-    broken = docker.DockerClient(base_url=f"unix://{tmp_path}/no-such-docker.sock", version="1.41", timeout=2)
+    broken = docker.DockerClient(
+        base_url=f"unix://{tmp_path}/no-such-docker.sock", version="1.41", timeout=2
+    )
     with pytest.raises(InfraError, match="docker error for trial"):
         DockerSandbox(client=broken).run(probe_request(tmp_path, "submit"))
 
@@ -116,14 +132,32 @@ def test_gpu_ids_become_a_device_request(tmp_path, client, probe_image, monkeypa
         host, env = container.attrs["HostConfig"], container.attrs["Config"]["Env"]
     finally:
         container.remove(force=True)
-    assert host["DeviceRequests"] == [{"Driver": "nvidia", "Count": 0, "DeviceIDs": ["1", "3"],
-                                       "Capabilities": [["gpu"]], "Options": {}}]
+    assert host["DeviceRequests"] == [
+        {
+            "Driver": "nvidia",
+            "Count": 0,
+            "DeviceIDs": ["1", "3"],
+            "Capabilities": [["gpu"]],
+            "Options": {},
+        }
+    ]
     # inside, the two granted devices are numbered 0 and 1; the runtime reads the host ids
-    assert "CUDA_VISIBLE_DEVICES=0,1" in env and "NVIDIA_VISIBLE_DEVICES=1,3" in env and "MLERAY_GPU_IDS=1,3" in env
+    assert (
+        "CUDA_VISIBLE_DEVICES=0,1" in env
+        and "NVIDIA_VISIBLE_DEVICES=1,3" in env
+        and "MLERAY_GPU_IDS=1,3" in env
+    )
     if "nvidia" not in (client.info().get("Runtimes") or {}):
-        with pytest.raises(InfraError):  # this engine cannot attach GPUs: an infra fault, and cleaned up
+        with pytest.raises(
+            InfraError
+        ):  # this engine cannot attach GPUs: an infra fault, and cleaned up
             sandbox.run(request)
-        assert client.containers.list(all=True, filters={"label": f"mleray.trial_id={request.trial_id}"}) == []
+        assert (
+            client.containers.list(
+                all=True, filters={"label": f"mleray.trial_id={request.trial_id}"}
+            )
+            == []
+        )
 
 
 class _InterruptedCreate:
@@ -146,14 +180,24 @@ class _InterruptedCreate:
         return Containers()
 
 
-@pytest.mark.parametrize("error, raised", [(KeyboardInterrupt(), KeyboardInterrupt),
-                                           (requests.exceptions.ReadTimeout("read timed out"), InfraError)],
-                         ids=["interrupt", "client-timeout"])
-def test_container_is_removed_when_create_is_interrupted(tmp_path, client, probe_image, error, raised):
+@pytest.mark.parametrize(
+    "error, raised",
+    [
+        (KeyboardInterrupt(), KeyboardInterrupt),
+        (requests.exceptions.ReadTimeout("read timed out"), InfraError),
+    ],
+    ids=["interrupt", "client-timeout"],
+)
+def test_container_is_removed_when_create_is_interrupted(
+    tmp_path, client, probe_image, error, raised
+):
     request = probe_request(tmp_path, "submit")
     with pytest.raises(raised):
         DockerSandbox(client=_InterruptedCreate(client, error)).run(request)
-    assert client.containers.list(all=True, filters={"label": f"mleray.trial_id={request.trial_id}"}) == []
+    assert (
+        client.containers.list(all=True, filters={"label": f"mleray.trial_id={request.trial_id}"})
+        == []
+    )
 
 
 def test_bridge_network_only_when_the_agent_asks(tmp_path, probe_image):
@@ -168,13 +212,21 @@ def test_bridge_network_only_when_the_agent_asks(tmp_path, probe_image):
 def test_reap_removes_labelled_containers_of_one_sweep(client, probe_image):
     sweep = f"h3-test-reap-{uuid.uuid4().hex[:8]}"
     other = f"h3-test-reap-other-{uuid.uuid4().hex[:8]}"
-    made = [client.containers.create(probe_image, ["sleep", "60"], network_mode="none",
-                                     labels={"mleray.managed": "1", "mleray.sweep": name, "mleray.trial_id": "t"})
-            for name in (sweep, sweep, other)]
+    made = [
+        client.containers.create(
+            probe_image,
+            ["sleep", "60"],
+            network_mode="none",
+            labels={"mleray.managed": "1", "mleray.sweep": name, "mleray.trial_id": "t"},
+        )
+        for name in (sweep, sweep, other)
+    ]
     made[0].start()
     try:
         assert DockerSandbox().reap(sweep) == 2
-        left = {c.id for c in client.containers.list(all=True, filters={"label": "mleray.managed=1"})}
+        left = {
+            c.id for c in client.containers.list(all=True, filters={"label": "mleray.managed=1"})
+        }
         assert made[0].id not in left and made[1].id not in left and made[2].id in left
     finally:
         for container in made:
@@ -185,6 +237,7 @@ def test_reap_removes_labelled_containers_of_one_sweep(client, probe_image):
 
 
 # --------------------------------------------------------------- built-in agents × competitions
+
 
 def _builtin_ids() -> list[str]:
     from mleray.registry import load_split
@@ -209,13 +262,24 @@ def builtin_images():
 
 @pytest.mark.parametrize("competition_id", _builtin_ids())
 @pytest.mark.parametrize("agent_name", ["noop", "sleep", "baseline"])
-def test_builtin_agent_on_builtin_competition(agent_name, competition_id, prepared, builtin_images, tmp_path):
+def test_builtin_agent_on_builtin_competition(
+    agent_name, competition_id, prepared, builtin_images, tmp_path
+):
     from mleray.grading import grade_submission
 
     comp = prepared[competition_id]
-    request = RunRequest(trial_id=f"{agent_name}-{competition_id}", sweep="h3-test-builtin", competition_id=comp.id,
-                         public_dir=comp.public_dir, agent_dir=get_agent(agent_name).dir, workdir=tmp_path,
-                         time_limit=120, seed=3, cpus=2, kwargs={"seconds": 1})
+    request = RunRequest(
+        trial_id=f"{agent_name}-{competition_id}",
+        sweep="h3-test-builtin",
+        competition_id=comp.id,
+        public_dir=comp.public_dir,
+        agent_dir=get_agent(agent_name).dir,
+        workdir=tmp_path,
+        time_limit=120,
+        seed=3,
+        cpus=2,
+        kwargs={"seconds": 1},
+    )
     result = DockerSandbox().run(request)
     assert result.status == FailureKind.COMPLETED.value, result.error
     report = grade_submission(comp, result.submission_path)

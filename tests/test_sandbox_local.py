@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import tarfile
 import time
 from pathlib import Path
 
 import pytest
+from test_sandbox_conformance import make_competition, probe_request
 
 from mleray.agents import get_agent
 from mleray.errors import FailureKind, SpecError
-from mleray.sandbox import RunRequest, get_sandbox
-from mleray.sandbox import artifacts
+from mleray.sandbox import RunRequest, artifacts, get_sandbox
 from mleray.sandbox.local import LocalSandbox
 from mleray.sandbox.snapshots import SnapshotTaker
-from test_sandbox_conformance import make_competition, probe_request
 
 
 def test_get_sandbox_names():
@@ -34,7 +32,9 @@ def test_leftover_children_are_killed(tmp_path):
     pid = json.loads((result.logs_dir / "orphan.json").read_text())["pid"]
     time.sleep(0.2)
     status = Path(f"/proc/{pid}/status")
-    assert not status.exists() or "State:\tZ" in status.read_text(), "the agent's child outlived the run"
+    assert not status.exists() or "State:\tZ" in status.read_text(), (
+        "the agent's child outlived the run"
+    )
 
 
 def test_usage_from_wait4(tmp_path):
@@ -48,13 +48,16 @@ def test_missing_command_is_infra_error(tmp_path):
 
     agent_dir = tmp_path / "agent"
     agent_dir.mkdir()
-    (agent_dir / "config.yaml").write_text("name: broken\nimage: none:latest\ncommand: [/no/such/binary]\n")
+    (agent_dir / "config.yaml").write_text(
+        "name: broken\nimage: none:latest\ncommand: [/no/such/binary]\n"
+    )
     request = probe_request(tmp_path, "submit")
     with pytest.raises(InfraError, match="cannot start agent command"):
         LocalSandbox().run(RunRequest(**{**request.__dict__, "agent_dir": agent_dir}))
 
 
 # ------------------------------------------------------------------ shared building blocks
+
 
 def _tar(entries) -> list[bytes]:
     buffer = io.BytesIO()
@@ -71,28 +74,34 @@ def _tar(entries) -> list[bytes]:
                 info.size = len(data)
                 archive.addfile(info, io.BytesIO(data))
     raw = buffer.getvalue()
-    return [raw[i:i + 1000] for i in range(0, len(raw), 1000)]  # chunked, as Docker streams it
+    return [raw[i : i + 1000] for i in range(0, len(raw), 1000)]  # chunked, as Docker streams it
 
 
 def test_extract_archive_keeps_only_safe_regular_files(tmp_path):
-    chunks = _tar([
-        ("logs", tarfile.DIRTYPE, None),
-        ("logs/ok.txt", tarfile.REGTYPE, b"fine"),
-        ("logs/sub", tarfile.DIRTYPE, None),
-        ("logs/sub/deep.txt", tarfile.REGTYPE, b"deep"),
-        ("logs/link", tarfile.SYMTYPE, "/etc/passwd"),
-        ("logs/hard", tarfile.LNKTYPE, "logs/ok.txt"),
-        ("logs/../escape.txt", tarfile.REGTYPE, b"out"),
-        ("/abs.txt", tarfile.REGTYPE, b"abs"),
-        ("logs/fifo", tarfile.FIFOTYPE, b""),
-        ("logs/big.bin", tarfile.REGTYPE, b"x" * 5000),
-    ])
+    chunks = _tar(
+        [
+            ("logs", tarfile.DIRTYPE, None),
+            ("logs/ok.txt", tarfile.REGTYPE, b"fine"),
+            ("logs/sub", tarfile.DIRTYPE, None),
+            ("logs/sub/deep.txt", tarfile.REGTYPE, b"deep"),
+            ("logs/link", tarfile.SYMTYPE, "/etc/passwd"),
+            ("logs/hard", tarfile.LNKTYPE, "logs/ok.txt"),
+            ("logs/../escape.txt", tarfile.REGTYPE, b"out"),
+            ("/abs.txt", tarfile.REGTYPE, b"abs"),
+            ("logs/fifo", tarfile.FIFOTYPE, b""),
+            ("logs/big.bin", tarfile.REGTYPE, b"x" * 5000),
+        ]
+    )
     collected = artifacts.extract_archive(chunks, tmp_path / "out", cap_bytes=1000)
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert files == ["out/ok.txt", "out/sub/deep.txt"]
     assert collected.files == 2 and collected.bytes == 8
     reasons = " ".join(collected.skipped)
-    assert "logs/link (not a regular file)" in reasons and "unsafe name" in reasons and "byte cap" in reasons
+    assert (
+        "logs/link (not a regular file)" in reasons
+        and "unsafe name" in reasons
+        and "byte cap" in reasons
+    )
 
 
 def test_copy_file_refuses_symlinks_and_oversize(tmp_path):
@@ -111,18 +120,25 @@ def test_snapshot_taker_keeps_only_changes_at_most_every_interval(tmp_path):
         target.write_bytes(next(contents))
         return True
 
-    taker.offer(0.0, write)     # v1 kept
-    taker.offer(5.0, write)     # not due: not even read
-    taker.offer(10.0, write)    # v1 again: unchanged, dropped
-    taker.offer(20.0, write)    # v2 kept
+    taker.offer(0.0, write)  # v1 kept
+    taker.offer(5.0, write)  # not due: not even read
+    taker.offer(10.0, write)  # v1 again: unchanged, dropped
+    taker.offer(20.0, write)  # v2 kept
     final = tmp_path / "final.csv"
     final.write_bytes(b"v2")
-    taker.finish(25.0, final)   # same as the last: no new one
+    taker.finish(25.0, final)  # same as the last: no new one
     final.write_bytes(b"v3")
     taker.finish(26.0, final)
-    assert [(s.elapsed_seconds, s.path.read_bytes()) for s in taker.taken] == [(0.0, b"v1"), (20.0, b"v2"), (26.0, b"v3")]
-    assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == ["000000.000.csv", "000020.000.csv",
-                                                                         "000026.000.csv"]
+    assert [(s.elapsed_seconds, s.path.read_bytes()) for s in taker.taken] == [
+        (0.0, b"v1"),
+        (20.0, b"v2"),
+        (26.0, b"v3"),
+    ]
+    assert sorted(p.name for p in (tmp_path / "snapshots").iterdir()) == [
+        "000000.000.csv",
+        "000020.000.csv",
+        "000026.000.csv",
+    ]
 
 
 def test_snapshots_stay_within_their_byte_budget(tmp_path):
@@ -138,12 +154,13 @@ def test_snapshots_stay_within_their_byte_budget(tmp_path):
                 return False  # as the backends do: not copied at all
             target.write_bytes(data)
             return True
+
         return writer
 
-    taker.offer(0.0, write(b"aaaa"))      # 4 of 10 bytes
-    taker.offer(1.0, write(b"b" * 20))    # does not fit: not taken
-    taker.offer(2.0, write(b"cccccc"))    # 10 of 10
-    taker.offer(3.0, write(b"d"))         # nothing left
+    taker.offer(0.0, write(b"aaaa"))  # 4 of 10 bytes
+    taker.offer(1.0, write(b"b" * 20))  # does not fit: not taken
+    taker.offer(2.0, write(b"cccccc"))  # 10 of 10
+    taker.offer(3.0, write(b"d"))  # nothing left
     final = tmp_path / "final.csv"
     final.write_bytes(b"e")
     taker.finish(4.0, final)
@@ -159,7 +176,10 @@ def test_usage_sampler_reads_cgroup_files_then_the_stats_api(tmp_path, monkeypat
         id = "abc123"
 
         def stats(self, stream, one_shot):
-            return {"cpu_stats": {"cpu_usage": {"total_usage": 3_000_000_000}}, "memory_stats": {"max_usage": 700}}
+            return {
+                "cpu_stats": {"cpu_usage": {"total_usage": 3_000_000_000}},
+                "memory_stats": {"max_usage": 700},
+            }
 
     monkeypatch.setattr(usage, "CGROUP_ROOT", tmp_path)
     api = usage.UsageSampler(FakeContainer())
@@ -178,14 +198,24 @@ def test_usage_sampler_reads_cgroup_files_then_the_stats_api(tmp_path, monkeypat
 
 # ------------------------------------------------------------------ built-in agents, locally
 
+
 def test_noop_and_sleep_locally(tmp_path):
     public = make_competition(tmp_path / "comp")
     for name, kwargs in (("noop", {}), ("sleep", {"seconds": 0.5})):
-        request = RunRequest(trial_id=name, sweep="h3-test-local", competition_id="tiny", public_dir=public,
-                             agent_dir=get_agent(name).dir, workdir=tmp_path / name, kwargs=kwargs)
+        request = RunRequest(
+            trial_id=name,
+            sweep="h3-test-local",
+            competition_id="tiny",
+            public_dir=public,
+            agent_dir=get_agent(name).dir,
+            workdir=tmp_path / name,
+            kwargs=kwargs,
+        )
         result = LocalSandbox().run(request)
         assert result.status == FailureKind.COMPLETED.value, result.error
-        assert result.submission_path.read_bytes() == (public / "sample_submission.csv").read_bytes()
+        assert (
+            result.submission_path.read_bytes() == (public / "sample_submission.csv").read_bytes()
+        )
         if name == "sleep":
             assert result.wall_seconds >= 0.5
 
@@ -198,18 +228,33 @@ def test_baseline_is_seed_dependent_and_valid(tmp_path):
     public = make_competition(tmp_path / "comp")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(130, 2))
-    frame = pd.DataFrame({"id": range(130), "x1": x[:, 0], "x2": x[:, 1],
-                          "target": (x[:, 0] + rng.normal(size=130) > 0).astype(int)})
+    frame = pd.DataFrame(
+        {
+            "id": range(130),
+            "x1": x[:, 0],
+            "x2": x[:, 1],
+            "target": (x[:, 0] + rng.normal(size=130) > 0).astype(int),
+        }
+    )
     frame[:100].to_csv(public / "train.csv", index=False)
     frame[100:].drop(columns="target").to_csv(public / "test.csv", index=False)
     frame[100:][["id"]].assign(target=0.5).to_csv(public / "sample_submission.csv", index=False)
     submissions = []
     for seed in (0, 1, 0):
-        request = RunRequest(trial_id=f"b{seed}", sweep="h3-test-local", competition_id="tiny", public_dir=public,
-                             agent_dir=get_agent("baseline").dir, workdir=tmp_path / f"s{seed}-{len(submissions)}",
-                             seed=seed, kwargs={"n_estimators": 20})
+        request = RunRequest(
+            trial_id=f"b{seed}",
+            sweep="h3-test-local",
+            competition_id="tiny",
+            public_dir=public,
+            agent_dir=get_agent("baseline").dir,
+            workdir=tmp_path / f"s{seed}-{len(submissions)}",
+            seed=seed,
+            kwargs={"n_estimators": 20},
+        )
         result = LocalSandbox().run(request)
-        assert result.status == FailureKind.COMPLETED.value, (result.logs_dir / "mleray-agent-output.log").read_text()
+        assert result.status == FailureKind.COMPLETED.value, (
+            result.logs_dir / "mleray-agent-output.log"
+        ).read_text()
         assert "validate-submission: exit 0" in (result.logs_dir / "baseline.log").read_text()
         submissions.append(result.submission_path.read_text())
     assert submissions[0] == submissions[2], "same seed, same submission"
@@ -231,6 +276,11 @@ def test_validate_wrapper_prefers_the_sample_submission(tmp_path):
     submission = tmp_path / "submission.csv"
     submission.write_text("id,target\n2,0.5\n1,0.25\n")
     env = {"MLERAY_DATA": str(data), "MLERAY_VALIDATOR": str(VALIDATOR), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, str(VALIDATE_WRAPPER), str(submission)], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(VALIDATE_WRAPPER), str(submission)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (result.returncode, result.stdout.strip()) == (0, "Submission is valid."), result.stderr

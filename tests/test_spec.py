@@ -46,19 +46,29 @@ def test_good_spec_loads_every_field(tmp_path):
     assert spec.seeds == (0, 1, 2)
     assert spec.resources.gpus == 0.25 and spec.resources.cpus == 2.0
     assert spec.resources.memory_bytes == int(1.5 * 1024**3)
-    assert (spec.time_limit, spec.sandbox, spec.max_attempts, spec.snapshot_interval) == (120.0, "local", 2, 10.0)
+    assert (spec.time_limit, spec.sandbox, spec.max_attempts, spec.snapshot_interval) == (
+        120.0,
+        "local",
+        2,
+        10.0,
+    )
     assert spec.results_dir == Path("out/demo")
 
 
 def test_split_expands_and_merges_with_listed_ids(tmp_path):
     from mleray.registry import load_split
 
-    spec = load_spec(write(tmp_path, """\
+    spec = load_spec(
+        write(
+            tmp_path,
+            """\
         name: s
         competitions: [diabetes-rmse]
         split: builtin
         agents: [noop]
-        """))
+        """,
+        )
+    )
     builtin = load_split("builtin")
     assert spec.competitions[0] == "diabetes-rmse"
     assert set(spec.competitions) == set(builtin) | {"diabetes-rmse"}
@@ -80,37 +90,45 @@ def test_explicit_seed_list(tmp_path):
     assert spec.seeds == (7, 0, 3)
 
 
-@pytest.mark.parametrize("change, field", [
-    (("seeds: 3", "seeds: -1"), "seeds"),
-    (("seeds: 3", "seeds: [0, -2]"), "seeds[1]"),
-    (("seeds: 3", "seeds: [1, 1]"), "seeds"),
-    (("seeds: 3", "seeds: three"), "seeds"),
-    (("gpus: 0.25", "gpus: 0.3"), "resources.gpus"),
-    (("gpus: 0.25", "gpus: 1.5"), "resources.gpus"),
-    (("gpus: 0.25", "gpus: -1"), "resources.gpus"),
-    (("gpus: 0.25", "gpus: half"), "resources.gpus"),
-    (("cpus: 2", "cpus: 0"), "resources.cpus"),
-    (("memory: 1.5g", "memory: lots"), "resources.memory"),
-    (("memory: 1.5g", "memory: -4g"), "resources.memory"),
-    (("memory: 1.5g", "memory: 1g, disk: 5g"), "resources.disk"),
-    (("time_limit: 120", "time_limit: 0"), "time_limit"),
-    (("time_limit: 120", "time_limit: soon"), "time_limit"),
-    (("sandbox: local", "sandbox: podman"), "sandbox"),
-    (("max_attempts: 2", "max_attempts: 1.5"), "max_attempts"),
-    (("max_attempts: 2", "max_attempts: 0"), "max_attempts"),
-    (("snapshot_interval: 10", "snapshot_interval: -5"), "snapshot_interval"),
-    (("results: out/demo", "results: [a]"), "results"),
-    (("name: demo", "name: 'bad name!'"), "name"),
-    (("name: demo", "nmae: demo"), "nmae"),
-    (("  - name: baseline", "  - name: no-such-agent"), "agents[0].name"),
-    (("    models: [m1, m2]", "    models: m1"), "agents[1].models"),
-    (("    kwargs: {seconds: 2}", "    kwarg: {seconds: 2}"), "agents[1].kwarg"),
-    (("    kwargs: {seconds: 2}", "    kwargs: [2]"), "agents[1].kwargs"),
-    (("competitions: [breast-cancer-auc, diabetes-rmse]", "competitions: [breast-cancer-auc, nope]"),
-     "competitions[1]"),
-    (("competitions: [breast-cancer-auc, diabetes-rmse]", "competitions: []"), "competitions"),
-    (("competitions: [breast-cancer-auc, diabetes-rmse]", "split: no-such-split"), "split"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (("seeds: 3", "seeds: -1"), "seeds"),
+        (("seeds: 3", "seeds: [0, -2]"), "seeds[1]"),
+        (("seeds: 3", "seeds: [1, 1]"), "seeds"),
+        (("seeds: 3", "seeds: three"), "seeds"),
+        (("gpus: 0.25", "gpus: 0.3"), "resources.gpus"),
+        (("gpus: 0.25", "gpus: 1.5"), "resources.gpus"),
+        (("gpus: 0.25", "gpus: -1"), "resources.gpus"),
+        (("gpus: 0.25", "gpus: half"), "resources.gpus"),
+        (("cpus: 2", "cpus: 0"), "resources.cpus"),
+        (("memory: 1.5g", "memory: lots"), "resources.memory"),
+        (("memory: 1.5g", "memory: -4g"), "resources.memory"),
+        (("memory: 1.5g", "memory: 1g, disk: 5g"), "resources.disk"),
+        (("time_limit: 120", "time_limit: 0"), "time_limit"),
+        (("time_limit: 120", "time_limit: soon"), "time_limit"),
+        (("sandbox: local", "sandbox: podman"), "sandbox"),
+        (("max_attempts: 2", "max_attempts: 1.5"), "max_attempts"),
+        (("max_attempts: 2", "max_attempts: 0"), "max_attempts"),
+        (("snapshot_interval: 10", "snapshot_interval: -5"), "snapshot_interval"),
+        (("results: out/demo", "results: [a]"), "results"),
+        (("name: demo", "name: 'bad name!'"), "name"),
+        (("name: demo", "nmae: demo"), "nmae"),
+        (("  - name: baseline", "  - name: no-such-agent"), "agents[0].name"),
+        (("    models: [m1, m2]", "    models: m1"), "agents[1].models"),
+        (("    kwargs: {seconds: 2}", "    kwarg: {seconds: 2}"), "agents[1].kwarg"),
+        (("    kwargs: {seconds: 2}", "    kwargs: [2]"), "agents[1].kwargs"),
+        (
+            (
+                "competitions: [breast-cancer-auc, diabetes-rmse]",
+                "competitions: [breast-cancer-auc, nope]",
+            ),
+            "competitions[1]",
+        ),
+        (("competitions: [breast-cancer-auc, diabetes-rmse]", "competitions: []"), "competitions"),
+        (("competitions: [breast-cancer-auc, diabetes-rmse]", "split: no-such-split"), "split"),
+    ],
+)
 def test_bad_value_is_one_spec_error_naming_file_and_field(tmp_path, change, field):
     old, new = change
     assert old in GOOD
@@ -139,8 +157,19 @@ def test_missing_file_and_non_mapping(tmp_path):
         spec_from_dict({"name": "x", "competitions": ["breast-cancer-auc"]}, source="f.yaml")
 
 
-@pytest.mark.parametrize("value, expected", [(0, 0.0), (1, 1.0), (2, 2.0), (0.5, 0.5), (0.25, 0.25),
-                                             (0.2, 0.2), (1 / 3, 1 / 3), (0.125, 0.125)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (0, 0.0),
+        (1, 1.0),
+        (2, 2.0),
+        (0.5, 0.5),
+        (0.25, 0.25),
+        (0.2, 0.2),
+        (1 / 3, 1 / 3),
+        (0.125, 0.125),
+    ],
+)
 def test_gpu_shares_accepted(value, expected):
     assert check_gpu_share(value) == pytest.approx(expected)
 
@@ -151,9 +180,17 @@ def test_gpu_shares_rejected(value):
         check_gpu_share(value)
 
 
-@pytest.mark.parametrize("value, expected", [("4g", 4 * 1024**3), ("512m", 512 * 1024**2),
-                                             ("1.5GiB", int(1.5 * 1024**3)), ("100k", 102400),
-                                             (1024, 1024), ("2048", 2048)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("4g", 4 * 1024**3),
+        ("512m", 512 * 1024**2),
+        ("1.5GiB", int(1.5 * 1024**3)),
+        ("100k", 102400),
+        (1024, 1024),
+        ("2048", 2048),
+    ],
+)
 def test_memory_sizes(value, expected):
     assert parse_memory(value) == expected
 

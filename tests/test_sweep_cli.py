@@ -22,15 +22,28 @@ COMPETITION = "breast-cancer-auc"
 
 def mleray(*args, timeout=180, **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    return subprocess.run([sys.executable, "-m", "mleray", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=env, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "mleray", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        **kwargs,
+    )
 
 
 def start(*args, cwd=None) -> subprocess.Popen:
     """The CLI in its own session, so the test can find everything it started."""
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    return subprocess.Popen([sys.executable, "-m", "mleray", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mleray", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
 
 
 def group_alive(pgid: int) -> bool:
@@ -62,7 +75,8 @@ def wait_group_gone(pgid: int, timeout: float = 30.0) -> bool:
 
 def write_spec(tmp_path: Path, seeds: int, seconds: float, name: str = "cli") -> Path:
     path = tmp_path / f"{name}.yaml"
-    path.write_text(textwrap.dedent(f"""\
+    path.write_text(
+        textwrap.dedent(f"""\
         name: {name}
         competitions: [{COMPETITION}]
         agents:
@@ -72,12 +86,15 @@ def write_spec(tmp_path: Path, seeds: int, seconds: float, name: str = "cli") ->
         resources: {{cpus: 1, memory: 256m}}
         time_limit: 60
         sandbox: local
-        results: {tmp_path / 'results'}
-        """))
+        results: {tmp_path / "results"}
+        """)
+    )
     return path
 
 
-def wait_for_rows(results: Path, count: int, proc: subprocess.Popen, timeout: float = 120.0) -> None:
+def wait_for_rows(
+    results: Path, count: int, proc: subprocess.Popen, timeout: float = 120.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if len(list((results / "trials").glob("[!.]*.parquet"))) >= count:
@@ -87,15 +104,37 @@ def wait_for_rows(results: Path, count: int, proc: subprocess.Popen, timeout: fl
     raise AssertionError(f"no {count} results within {timeout}s")
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["sweep", "missing.yaml"], "missing.yaml: no such spec file"),
-    (["run", "--competition", "no-such-competition", "--agent", "noop", "--sandbox", "local"],
-     "competitions[0]"),
-    (["run", "--competition", COMPETITION, "--agent", "no-such-agent", "--sandbox", "local"], "agents[0].name"),
-    (["run", "--competition", COMPETITION, "--agent", "noop", "--gpus", "0.3"], "resources.gpus"),
-    (["run", "--competition", COMPETITION, "--agent", "noop", "--memory", "lots"], "resources.memory"),
-    (["status", "no/such/results"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["sweep", "missing.yaml"], "missing.yaml: no such spec file"),
+        (
+            [
+                "run",
+                "--competition",
+                "no-such-competition",
+                "--agent",
+                "noop",
+                "--sandbox",
+                "local",
+            ],
+            "competitions[0]",
+        ),
+        (
+            ["run", "--competition", COMPETITION, "--agent", "no-such-agent", "--sandbox", "local"],
+            "agents[0].name",
+        ),
+        (
+            ["run", "--competition", COMPETITION, "--agent", "noop", "--gpus", "0.3"],
+            "resources.gpus",
+        ),
+        (
+            ["run", "--competition", COMPETITION, "--agent", "noop", "--memory", "lots"],
+            "resources.memory",
+        ),
+        (["status", "no/such/results"], "does not exist"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(tmp_path, args, needle):
     proc = mleray(*args, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
@@ -106,29 +145,72 @@ def test_bad_input_is_one_line_exit_2(tmp_path, args, needle):
 
 def test_unprepared_competition_exits_2(tmp_path):
     env_dir = tmp_path / "empty"
-    proc = subprocess.run([sys.executable, "-m", "mleray", "run", "--competition", COMPETITION, "--agent", "noop",
-                           "--sandbox", "local"], capture_output=True, text=True, cwd=tmp_path, timeout=120,
-                          env={**os.environ, "MLERAY_DATA_DIR": str(env_dir)})
-    assert proc.returncode == 2 and "not prepared" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mleray",
+            "run",
+            "--competition",
+            COMPETITION,
+            "--agent",
+            "noop",
+            "--sandbox",
+            "local",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env={**os.environ, "MLERAY_DATA_DIR": str(env_dir)},
+    )
+    assert (
+        proc.returncode == 2
+        and "not prepared" in proc.stderr
+        and len(proc.stderr.strip().splitlines()) == 1
+    )
 
 
 @pytest.mark.ray
 def test_num_gpus_with_cluster_address_is_refused(tmp_path, builtin_data):
-    proc = mleray("sweep", write_spec(tmp_path, 1, 0), "--address", "auto", "--num-gpus", "2", cwd=tmp_path)
+    proc = mleray(
+        "sweep", write_spec(tmp_path, 1, 0), "--address", "auto", "--num-gpus", "2", cwd=tmp_path
+    )
     assert proc.returncode == 2 and "--num-gpus" in proc.stderr
 
 
 @pytest.mark.ray
 def test_run_json_has_identity_usage_and_grade(tmp_path, builtin_data):
-    proc = mleray("run", "--competition", COMPETITION, "--agent", "noop", "--sandbox", "local", "--seeds", "2",
-                  "--cpus", "0.5", "--memory", "256m", "--results", tmp_path / "r", "--json", cwd=tmp_path)
+    proc = mleray(
+        "run",
+        "--competition",
+        COMPETITION,
+        "--agent",
+        "noop",
+        "--sandbox",
+        "local",
+        "--seeds",
+        "2",
+        "--cpus",
+        "0.5",
+        "--memory",
+        "256m",
+        "--results",
+        tmp_path / "r",
+        "--json",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert len(rows) == 2 and sorted(r["seed"] for r in rows) == [0, 1]
     from mleray.grading.report import GradeReport
 
     for row in rows:
-        assert row["competition_id"] == COMPETITION and row["agent"] == "noop" and row["status"] == "completed"
+        assert (
+            row["competition_id"] == COMPETITION
+            and row["agent"] == "noop"
+            and row["status"] == "completed"
+        )
         assert row["wall_seconds"] > 0 and row["peak_memory_bytes"] > 0
         for name in GradeReport.field_names():
             assert (name if name != "error" else "grade_error") in row
@@ -182,9 +264,25 @@ def test_sigterm_cancels_cleanly_and_keeps_finished_results(tmp_path, builtin_da
 
 
 def test_no_docker_engine_exits_2_before_anything_runs(tmp_path, builtin_data):
-    proc = subprocess.run([sys.executable, "-m", "mleray", "run", "--competition", COMPETITION, "--agent", "noop",
-                           "--results", tmp_path / "r"], capture_output=True, text=True, cwd=tmp_path, timeout=120,
-                          env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mleray",
+            "run",
+            "--competition",
+            COMPETITION,
+            "--agent",
+            "noop",
+            "--results",
+            tmp_path / "r",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"},
+    )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Docker" in lines[0], proc.stderr
@@ -195,21 +293,55 @@ def test_no_docker_engine_exits_2_before_anything_runs(tmp_path, builtin_data):
 def test_missing_image_exits_2_with_the_build_command(tmp_path, builtin_data):
     agent = tmp_path / "unbuilt"
     agent.mkdir()
-    (agent / "config.yaml").write_text('name: unbuilt\nbuild: Dockerfile\ncommand: ["python3", "run.py"]\n')
+    (agent / "config.yaml").write_text(
+        'name: unbuilt\nbuild: Dockerfile\ncommand: ["python3", "run.py"]\n'
+    )
     (agent / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
-    proc = mleray("run", "--competition", COMPETITION, "--agent", agent, "--results", tmp_path / "r", cwd=tmp_path)
+    proc = mleray(
+        "run",
+        "--competition",
+        COMPETITION,
+        "--agent",
+        agent,
+        "--results",
+        tmp_path / "r",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "is not built" in lines[0] and "mleray agents build" in lines[0], proc.stderr
+    assert len(lines) == 1 and "is not built" in lines[0] and "mleray agents build" in lines[0], (
+        proc.stderr
+    )
     assert not (tmp_path / "r" / "trials").exists()
 
 
 @pytest.mark.ray
 @pytest.mark.docker
 def test_docker_run_baseline_json(tmp_path, builtin_data):
-    proc = mleray("run", "--competition", COMPETITION, "--agent", "baseline", "--sandbox", "docker", "--seed", "3",
-                  "--cpus", "1", "--memory", "1g", "--gpus", "0.5", "--num-gpus", "1", "--results", tmp_path / "r",
-                  "--json", cwd=tmp_path, timeout=400)
+    proc = mleray(
+        "run",
+        "--competition",
+        COMPETITION,
+        "--agent",
+        "baseline",
+        "--sandbox",
+        "docker",
+        "--seed",
+        "3",
+        "--cpus",
+        "1",
+        "--memory",
+        "1g",
+        "--gpus",
+        "0.5",
+        "--num-gpus",
+        "1",
+        "--results",
+        tmp_path / "r",
+        "--json",
+        cwd=tmp_path,
+        timeout=400,
+    )
     assert proc.returncode == 0, proc.stderr
     [row] = json.loads(proc.stdout)
     assert row["status"] == "completed" and row["sandbox"] == "docker" and row["image_id"], row

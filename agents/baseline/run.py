@@ -50,17 +50,24 @@ def read_inputs():
 
 def features(train, test, id_column, targets):
     """Numeric columns as they are, low-cardinality text columns one-hot; the rest dropped."""
-    columns = [c for c in test.columns if c != id_column and c in train.columns and c not in targets]
+    columns = [
+        c for c in test.columns if c != id_column and c in train.columns and c not in targets
+    ]
     both = pd.concat([train[columns], test[columns]], axis=0, ignore_index=True)
     numeric = both.select_dtypes(include=[np.number]).astype(float)
     text = [c for c in columns if c not in numeric.columns and both[c].nunique() <= MAX_CATEGORIES]
-    encoded = pd.get_dummies(both[text].astype(str), dtype=float) if text else pd.DataFrame(index=both.index)
+    encoded = (
+        pd.get_dummies(both[text].astype(str), dtype=float)
+        if text
+        else pd.DataFrame(index=both.index)
+    )
     matrix = pd.concat([numeric, encoded], axis=1).to_numpy(dtype=float)
     if matrix.shape[1] == 0:
         matrix = np.zeros((len(both), 1))
-    matrix = SimpleImputer(strategy="median").fit_transform(matrix) \
-        if np.isnan(matrix).any() else matrix
-    return matrix[: len(train)], matrix[len(train):]
+    matrix = (
+        SimpleImputer(strategy="median").fit_transform(matrix) if np.isnan(matrix).any() else matrix
+    )
+    return matrix[: len(train)], matrix[len(train) :]
 
 
 def is_classification(y):
@@ -72,14 +79,20 @@ def is_classification(y):
 
 def wants_probabilities(sample_values, description):
     values = pd.to_numeric(sample_values, errors="coerce")
-    fractional = values.notna().all() and bool(np.any(values.to_numpy() != np.round(values.to_numpy())))
+    fractional = values.notna().all() and bool(
+        np.any(values.to_numpy() != np.round(values.to_numpy()))
+    )
     return fractional or "probabilit" in description
 
 
 def forest(classifier):
     model = RandomForestClassifier if classifier else RandomForestRegressor
-    return model(n_estimators=int(KWARGS.get("n_estimators", 100)), random_state=SEED, n_jobs=-1,
-                 min_samples_leaf=1 if classifier else 2)
+    return model(
+        n_estimators=int(KWARGS.get("n_estimators", 100)),
+        random_state=SEED,
+        n_jobs=-1,
+        min_samples_leaf=1 if classifier else 2,
+    )
 
 
 def predict_columns(sample, train, test, description):
@@ -118,9 +131,14 @@ def predict_one(y, x_train, x_test, sample_values, description):
 
 def main():
     started = time.time()
-    shutil.copy(os.path.abspath(__file__), os.path.join(os.environ["MLERAY_CODE_DIR"], "baseline.py"))
+    shutil.copy(
+        os.path.abspath(__file__), os.path.join(os.environ["MLERAY_CODE_DIR"], "baseline.py")
+    )
     sample, train, test, description = read_inputs()
-    log(f"seed {SEED}; train {train.shape}, test {test.shape}, sample columns {list(sample.columns)}")
+    log(
+        f"seed {SEED}; train {train.shape}, test {test.shape}, "
+        f"sample columns {list(sample.columns)}"
+    )
     predictions = predict_columns(sample, train, test, description)
     id_column = sample.columns[0]
     submission = pd.DataFrame({id_column: test[id_column].to_numpy()})

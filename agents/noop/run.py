@@ -1,4 +1,5 @@
 """noop: submit the sample submission unchanged."""
+
 import glob
 import os
 import shutil

@@ -1,4 +1,5 @@
 """sleep: wait `seconds` (agent kwarg), then submit the sample submission unchanged."""
+
 import glob
 import json
 import os

@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import pandas as pd
 from sklearn.datasets import load_breast_cancer
 
 from mleray.data import prepare_single_target
@@ -19,5 +18,13 @@ def make_raw(raw: Path) -> None:
 
 
 def prepare(raw: Path, public: Path, private: Path) -> None:
-    prepare_single_target(raw / "breast_cancer.csv", public, private, target=TARGET, test_fraction=0.4,
-                          seed=20240601, stratify=True, sample_value=0.5)
+    prepare_single_target(
+        raw / "breast_cancer.csv",
+        public,
+        private,
+        target=TARGET,
+        test_fraction=0.4,
+        seed=20240601,
+        stratify=True,
+        sample_value=0.5,
+    )

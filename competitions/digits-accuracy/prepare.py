@@ -17,5 +17,13 @@ def make_raw(raw: Path) -> None:
 
 
 def prepare(raw: Path, public: Path, private: Path) -> None:
-    prepare_single_target(raw / "digits.csv", public, private, target="label", test_fraction=0.4,
-                          seed=20240602, stratify=True, sample_value=0)
+    prepare_single_target(
+        raw / "digits.csv",
+        public,
+        private,
+        target="label",
+        test_fraction=0.4,
+        seed=20240602,
+        stratify=True,
+        sample_value=0,
+    )

@@ -7,5 +7,13 @@ from mleray.data import prepare_single_target
 
 
 def prepare(raw: Path, public: Path, private: Path) -> None:
-    prepare_single_target(raw / "train.csv", public, private, target="Transported", test_fraction=0.1,
-                          seed=0, stratify=False, sample_value=False)
+    prepare_single_target(
+        raw / "train.csv",
+        public,
+        private,
+        target="Transported",
+        test_fraction=0.1,
+        seed=0,
+        stratify=False,
+        sample_value=False,
+    )

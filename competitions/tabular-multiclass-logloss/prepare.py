@@ -12,8 +12,15 @@ CLASSES = [f"class_{k}" for k in range(1, 6)]
 
 def make_raw(raw: Path) -> None:
     features, labels = make_classification(
-        n_samples=3000, n_features=24, n_informative=10, n_redundant=6, n_classes=5,
-        n_clusters_per_class=2, class_sep=0.9, flip_y=0.05, weights=[0.3, 0.25, 0.2, 0.15, 0.1],
+        n_samples=3000,
+        n_features=24,
+        n_informative=10,
+        n_redundant=6,
+        n_classes=5,
+        n_clusters_per_class=2,
+        class_sep=0.9,
+        flip_y=0.05,
+        weights=[0.3, 0.25, 0.2, 0.15, 0.1],
         random_state=20240603,
     )
     frame = pd.DataFrame(features.round(5), columns=[f"feat_{i}" for i in range(1, 25)])

@@ -35,18 +35,22 @@ def _grade_bytes(competition, data: bytes | None, folder: Path, name: str) -> Gr
 
 
 @ray.remote(num_cpus=GRADE_CPUS, num_gpus=0, resources={ANSWERS_RESOURCE: 0.001}, max_retries=2)
-def grade_attempt(trial: Trial, submission: bytes | None,
-                  snapshots: tuple[tuple[float, bytes], ...]) -> tuple[GradeReport, list[tuple[float, GradeReport]]]:
+def grade_attempt(
+    trial: Trial, submission: bytes | None, snapshots: tuple[tuple[float, bytes], ...]
+) -> tuple[GradeReport, list[tuple[float, GradeReport]]]:
     """(report for the final submission, [(elapsed, report) per snapshot])."""
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
     from mleray.data import ensure_prepared
     from mleray.registry import get_competition
 
-    competition = ensure_prepared(get_competition(
-        trial.competition_id, extra_paths=list(trial.competitions_path) or None))
+    competition = ensure_prepared(
+        get_competition(trial.competition_id, extra_paths=list(trial.competitions_path) or None)
+    )
     with tempfile.TemporaryDirectory(prefix="mleray-grade-") as tmp:
         folder = Path(tmp)
         final = _grade_bytes(competition, submission, folder, "submission.csv")
-        graded = [(elapsed, _grade_bytes(competition, data, folder, f"snapshot-{i}.csv"))
-                  for i, (elapsed, data) in enumerate(snapshots)]
+        graded = [
+            (elapsed, _grade_bytes(competition, data, folder, f"snapshot-{i}.csv"))
+            for i, (elapsed, data) in enumerate(snapshots)
+        ]
     return final, graded

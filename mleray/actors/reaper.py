@@ -19,9 +19,11 @@ def reap_everywhere(sandbox: str, sweep: str, timeout: float = 60.0) -> int:
     """Run the sandbox's reaper for `sweep` on every alive node; returns how many it removed
     (nodes that do not answer in `timeout` seconds are skipped)."""
     refs = [
-        _reap_here.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False))
-        .remote(sandbox, sweep)
-        for node in ray.nodes() if node.get("Alive")
+        _reap_here.options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
+        ).remote(sandbox, sweep)
+        for node in ray.nodes()
+        if node.get("Alive")
     ]
     done, _ = ray.wait(refs, num_returns=len(refs), timeout=timeout)
     removed = 0

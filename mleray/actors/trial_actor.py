@@ -15,7 +15,7 @@ import shutil
 import tarfile
 import tempfile
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import ray
@@ -24,19 +24,21 @@ from mleray.actors.outcome import TrialOutcome
 from mleray.errors import FailureKind, InfraError, MlerayError
 from mleray.plan import Trial
 
-ARTIFACTS_CAP_BYTES = 64 * 1024**2   # logs + code carried back per attempt, uncompressed
+ARTIFACTS_CAP_BYTES = 64 * 1024**2  # logs + code carried back per attempt, uncompressed
 
 
 def scratch_root() -> Path:
     """Per-node scratch space for attempt workdirs (env MLERAY_SCRATCH_DIR overrides)."""
-    return Path(os.environ.get("MLERAY_SCRATCH_DIR") or Path(tempfile.gettempdir()) / "mleray-scratch")
+    return Path(
+        os.environ.get("MLERAY_SCRATCH_DIR") or Path(tempfile.gettempdir()) / "mleray-scratch"
+    )
 
 
 @ray.remote(max_restarts=0)
 class TrialActor:
     def __init__(self) -> None:
         self._cancel = threading.Event()
-        self._placed_at = datetime.now(timezone.utc)
+        self._placed_at = datetime.now(UTC)
 
     def placed_at(self) -> datetime:
         """When Ray placed this actor: its resources are held from then on (the driver
@@ -54,8 +56,10 @@ class TrialActor:
             "node_ip": ray.util.get_node_ip_address(),
             "gpu_ids": tuple(str(g) for g in ctx.get_accelerator_ids().get("GPU", [])),
         }
-        workdir = scratch_root() / (trial.results_key or trial.sweep) / f"{trial.trial_id}-{attempt}"
-        started = datetime.now(timezone.utc)
+        workdir = (
+            scratch_root() / (trial.results_key or trial.sweep) / f"{trial.trial_id}-{attempt}"
+        )
+        started = datetime.now(UTC)
         try:
             shutil.rmtree(workdir, ignore_errors=True)
             workdir.mkdir(parents=True)
@@ -68,49 +72,80 @@ class TrialActor:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _failed(trial: Trial, attempt: int, started: datetime, placement: dict, error: str) -> TrialOutcome:
-    now = datetime.now(timezone.utc)
-    return TrialOutcome(trial_id=trial.trial_id, attempt=attempt, status=FailureKind.INFRA_ERROR.value,
-                        error=error.splitlines()[0] if error else error, started_at=started,
-                        finished_at=now, wall_seconds=(now - started).total_seconds(),
-                        sandbox=trial.sandbox, **placement)
+def _failed(
+    trial: Trial, attempt: int, started: datetime, placement: dict, error: str
+) -> TrialOutcome:
+    now = datetime.now(UTC)
+    return TrialOutcome(
+        trial_id=trial.trial_id,
+        attempt=attempt,
+        status=FailureKind.INFRA_ERROR.value,
+        error=error.splitlines()[0] if error else error,
+        started_at=started,
+        finished_at=now,
+        wall_seconds=(now - started).total_seconds(),
+        sandbox=trial.sandbox,
+        **placement,
+    )
 
 
-def _run_in_sandbox(trial: Trial, attempt: int, workdir: Path, placement: dict,
-                    cancel: threading.Event) -> TrialOutcome:
+def _run_in_sandbox(
+    trial: Trial, attempt: int, workdir: Path, placement: dict, cancel: threading.Event
+) -> TrialOutcome:
     from mleray.agents import get_agent, resolve_secrets
     from mleray.registry import get_competition
     from mleray.sandbox import get_sandbox
     from mleray.sandbox.base import RunRequest
 
-    competition = get_competition(trial.competition_id, extra_paths=list(trial.competitions_path) or None)
+    competition = get_competition(
+        trial.competition_id, extra_paths=list(trial.competitions_path) or None
+    )
     public_dir = competition.public_dir  # the only competition folder this node touches
     if not public_dir.is_dir():
-        raise InfraError(f"public data of {trial.competition_id} is missing on this node ({public_dir})")
+        raise InfraError(
+            f"public data of {trial.competition_id} is missing on this node ({public_dir})"
+        )
     agent = get_agent(trial.agent_path or trial.agent)
     request = RunRequest(
-        trial_id=trial.trial_id, sweep=trial.results_key or trial.sweep, competition_id=trial.competition_id,
-        public_dir=public_dir, agent_dir=agent.dir, workdir=workdir, model=trial.model,
-        seed=trial.seed, time_limit=trial.time_limit, cpus=trial.cpus,
-        memory_bytes=trial.memory_bytes, gpu_ids=placement["gpu_ids"],
+        trial_id=trial.trial_id,
+        sweep=trial.results_key or trial.sweep,
+        competition_id=trial.competition_id,
+        public_dir=public_dir,
+        agent_dir=agent.dir,
+        workdir=workdir,
+        model=trial.model,
+        seed=trial.seed,
+        time_limit=trial.time_limit,
+        cpus=trial.cpus,
+        memory_bytes=trial.memory_bytes,
+        gpu_ids=placement["gpu_ids"],
         kwargs={**dict(agent.kwargs), **trial.kwargs},
         secrets=resolve_secrets(agent, os.environ),
         snapshot_interval=trial.snapshot_interval,
     )
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     result = get_sandbox(trial.sandbox).run(request, cancel=cancel)
-    finished = datetime.now(timezone.utc)
+    finished = datetime.now(UTC)
     return TrialOutcome(
-        trial_id=trial.trial_id, attempt=attempt, status=FailureKind(result.status).value,
-        error=result.error, started_at=started, finished_at=finished,
-        wall_seconds=result.wall_seconds, exit_code=result.exit_code,
-        cpu_seconds=result.cpu_seconds, peak_memory_bytes=result.peak_memory_bytes,
+        trial_id=trial.trial_id,
+        attempt=attempt,
+        status=FailureKind(result.status).value,
+        error=result.error,
+        started_at=started,
+        finished_at=finished,
+        wall_seconds=result.wall_seconds,
+        exit_code=result.exit_code,
+        cpu_seconds=result.cpu_seconds,
+        peak_memory_bytes=result.peak_memory_bytes,
         submission=_read(result.submission_path),
-        snapshots=tuple((s.elapsed_seconds, s.path.read_bytes()) for s in result.snapshots
-                        if s.path.is_file()),
+        snapshots=tuple(
+            (s.elapsed_seconds, s.path.read_bytes()) for s in result.snapshots if s.path.is_file()
+        ),
         artifacts=_archive({"logs": result.logs_dir, "code": result.code_dir}),
-        sandbox=result.sandbox or trial.sandbox, image_id=result.image_id,
-        isolated=result.isolated, **placement,
+        sandbox=result.sandbox or trial.sandbox,
+        image_id=result.image_id,
+        isolated=result.isolated,
+        **placement,
     )
 
 
@@ -136,4 +171,3 @@ def _archive(folders: dict[str, Path | None]) -> bytes | None:
                 tar.add(path, arcname=f"{name}/{path.relative_to(folder)}", recursive=False)
                 added += 1
     return buffer.getvalue() if added else None
-

@@ -29,8 +29,12 @@ def competition_rates(runs: pd.DataFrame, keys: list[str], metrics: list[str]) -
     return runs.groupby([*keys, "competition_id"], observed=True, sort=True)[metrics].mean()
 
 
-def bootstrap_ci(per_competition: np.ndarray, n_boot: int = DEFAULT_BOOTSTRAP,
-                 seed: int = DEFAULT_SEED, level: float = DEFAULT_LEVEL):
+def bootstrap_ci(
+    per_competition: np.ndarray,
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    seed: int = DEFAULT_SEED,
+    level: float = DEFAULT_LEVEL,
+):
     """Percentile interval of the mean of `per_competition` under competition resampling.
 
     A 1-d array gives (low, high); a 2-d array (competitions × metrics) gives two arrays,
@@ -48,47 +52,95 @@ def bootstrap_ci(per_competition: np.ndarray, n_boot: int = DEFAULT_BOOTSTRAP,
     return (float(low), float(high)) if values.ndim == 1 else (low, high)
 
 
-def bootstrap_table(runs: pd.DataFrame, keys: list[str], metrics: list[str],
-                    n_boot: int = DEFAULT_BOOTSTRAP, seed: int = DEFAULT_SEED,
-                    level: float = DEFAULT_LEVEL) -> pd.DataFrame:
+def bootstrap_table(
+    runs: pd.DataFrame,
+    keys: list[str],
+    metrics: list[str],
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    seed: int = DEFAULT_SEED,
+    level: float = DEFAULT_LEVEL,
+) -> pd.DataFrame:
     """Per group × metric: rate % over competitions and its clustered bootstrap interval."""
-    columns = [*keys, "metric", "rate_pct", "ci_low_pct", "ci_high_pct", "competitions",
-               "n_boot", "level", "seed"]
+    columns = [
+        *keys,
+        "metric",
+        "rate_pct",
+        "ci_low_pct",
+        "ci_high_pct",
+        "competitions",
+        "n_boot",
+        "level",
+        "seed",
+    ]
     if runs.empty:
         return pd.DataFrame(columns=columns)
     rates = competition_rates(runs, keys, metrics)
     rows = []
     for group, block in rates.groupby(level=list(range(len(keys))), observed=True, sort=True):
         group = group if isinstance(group, tuple) else (group,)
-        values = block[metrics].to_numpy(dtype=float)           # competitions × metrics
+        values = block[metrics].to_numpy(dtype=float)  # competitions × metrics
         low, high = bootstrap_ci(values, n_boot, seed, level)
-        rows += [(*group, metric, values[:, m].mean() * 100, low[m] * 100, high[m] * 100,
-                  len(values), n_boot, level, seed) for m, metric in enumerate(metrics)]
+        rows += [
+            (
+                *group,
+                metric,
+                values[:, m].mean() * 100,
+                low[m] * 100,
+                high[m] * 100,
+                len(values),
+                n_boot,
+                level,
+                seed,
+            )
+            for m, metric in enumerate(metrics)
+        ]
     return pd.DataFrame(rows, columns=columns)
 
 
-def paired_difference(rates_a: pd.Series, rates_b: pd.Series, n_boot: int = DEFAULT_BOOTSTRAP,
-                      seed: int = DEFAULT_SEED, level: float = DEFAULT_LEVEL) -> dict:
+def paired_difference(
+    rates_a: pd.Series,
+    rates_b: pd.Series,
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    seed: int = DEFAULT_SEED,
+    level: float = DEFAULT_LEVEL,
+) -> dict:
     """A − B on the competitions both ran (per-competition success fractions)."""
     both = pd.concat([rates_a.rename("a"), rates_b.rename("b")], axis=1, join="inner").dropna()
     diff = (both["a"] - both["b"]).to_numpy()
     low, high = bootstrap_ci(diff, n_boot, seed, level)
     return {
         "difference_pct": float(diff.mean() * 100) if diff.size else float("nan"),
-        "ci_low_pct": low * 100, "ci_high_pct": high * 100,
+        "ci_low_pct": low * 100,
+        "ci_high_pct": high * 100,
         "competitions": int(diff.size),
-        "a_better": int((diff > 0).sum()), "b_better": int((diff < 0).sum()),
+        "a_better": int((diff > 0).sum()),
+        "b_better": int((diff < 0).sum()),
         "ties": int((diff == 0).sum()),
     }
 
 
-def paired_table(runs: pd.DataFrame, keys: list[str], metric: str,
-                 n_boot: int = DEFAULT_BOOTSTRAP, seed: int = DEFAULT_SEED,
-                 level: float = DEFAULT_LEVEL) -> pd.DataFrame:
+def paired_table(
+    runs: pd.DataFrame,
+    keys: list[str],
+    metric: str,
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    seed: int = DEFAULT_SEED,
+    level: float = DEFAULT_LEVEL,
+) -> pd.DataFrame:
     """Paired differences between groups on `metric`: every pair for a few groups, else
     each group against the one with the highest rate."""
-    columns = ["a", "b", "metric", "difference_pct", "ci_low_pct", "ci_high_pct",
-               "competitions", "a_better", "b_better", "ties"]
+    columns = [
+        "a",
+        "b",
+        "metric",
+        "difference_pct",
+        "ci_low_pct",
+        "ci_high_pct",
+        "competitions",
+        "a_better",
+        "b_better",
+        "ties",
+    ]
     if runs.empty:
         return pd.DataFrame(columns=columns)
     wide = competition_rates(runs, keys, [metric])[metric].unstack("competition_id")

@@ -42,11 +42,13 @@ def display_unit(max_hours: float) -> tuple[str, float]:
     return "s", 1 / 3600
 
 
-def _events(runs: pd.DataFrame, snapshots: pd.DataFrame, keys: list[str],
-            metrics: list[str]) -> pd.DataFrame:
+def _events(
+    runs: pd.DataFrame, snapshots: pd.DataFrame, keys: list[str], metrics: list[str]
+) -> pd.DataFrame:
     # Only the snapshots of each run's final attempt, as booleans (null means "no").
     ran = snapshots[["trial_id", "attempt", "elapsed_seconds", *metrics]].merge(
-        runs[["trial_id", "attempt", *keys]], on=["trial_id", "attempt"], how="inner")
+        runs[["trial_id", "attempt", *keys]], on=["trial_id", "attempt"], how="inner"
+    )
     ran = ran.assign(**{metric: ran[metric].eq(True) for metric in metrics}, final=0)
     finals = runs.loc[runs["wall_seconds"].notna(), ["trial_id", *keys, "wall_seconds", *metrics]]
     finals = finals.rename(columns={"wall_seconds": "elapsed_seconds"}).assign(final=1)
@@ -59,9 +61,14 @@ def _events(runs: pd.DataFrame, snapshots: pd.DataFrame, keys: list[str],
     return events.iloc[order].reset_index(drop=True)
 
 
-def time_curves(runs: pd.DataFrame, snapshots: pd.DataFrame, keys: list[str],
-                grid_seconds: np.ndarray | None = None, mode: str = "latest",
-                metrics: list[str] = CURVE_METRICS) -> pd.DataFrame:
+def time_curves(
+    runs: pd.DataFrame,
+    snapshots: pd.DataFrame,
+    keys: list[str],
+    grid_seconds: np.ndarray | None = None,
+    mode: str = "latest",
+    metrics: list[str] = CURVE_METRICS,
+) -> pd.DataFrame:
     """Per group × metric × grid time: the % of runs in a successful state at that time."""
     if mode not in ("latest", "best"):
         raise ValueError(f"time_curves: mode must be 'latest' or 'best', got {mode!r}")
@@ -79,15 +86,25 @@ def time_curves(runs: pd.DataFrame, snapshots: pd.DataFrame, keys: list[str],
     for metric in metrics:
         state = events[metric].to_numpy(dtype=bool)
         if mode == "best":
-            state = events.assign(_s=state).groupby("trial_id", sort=False)["_s"].cummax().to_numpy()
+            state = (
+                events.assign(_s=state).groupby("trial_id", sort=False)["_s"].cummax().to_numpy()
+            )
         previous = np.concatenate(([False], state[:-1]))
         previous[first_of_trial] = False
         delta = pd.Series(state.astype(np.int64) - previous.astype(np.int64), index=events.index)
-        changes = (events[keys].assign(_bin=bins, _delta=delta)
-                   .loc[lambda frame: (frame["_delta"] != 0) & (frame["_bin"] < len(grid))])
-        per_bin = (changes.groupby([*keys, "_bin"], observed=True)["_delta"].sum()
-                   .unstack("_bin").reindex(index=run_counts.index, columns=range(len(grid)))
-                   .fillna(0).cumsum(axis=1))
+        changes = (
+            events[keys]
+            .assign(_bin=bins, _delta=delta)
+            .loc[lambda frame: (frame["_delta"] != 0) & (frame["_bin"] < len(grid))]
+        )
+        per_bin = (
+            changes.groupby([*keys, "_bin"], observed=True)["_delta"]
+            .sum()
+            .unstack("_bin")
+            .reindex(index=run_counts.index, columns=range(len(grid)))
+            .fillna(0)
+            .cumsum(axis=1)
+        )
         rate = per_bin.div(run_counts, axis=0) * 100.0
         rate.columns = grid / HOUR
         long = rate.stack(future_stack=True).rename("rate_pct").reset_index()
@@ -106,10 +123,13 @@ def gpu_cost(attempts: pd.DataFrame, runs: pd.DataFrame, keys: list[str]) -> pd.
     if attempts.empty:
         return pd.DataFrame(columns=columns)
     spent = attempts.groupby(keys, observed=True).agg(
-        trials=("final", "sum"), gpu_seconds=("gpu_seconds", "sum"),
-        wall_seconds=("wall_seconds", "sum"))  # trials: final rows (nunique is slow)
-    won = runs.groupby(keys, observed=True).agg(runs=("trial_id", "size"),
-                                               medals=("any_medal", "sum"))
+        trials=("final", "sum"),
+        gpu_seconds=("gpu_seconds", "sum"),
+        wall_seconds=("wall_seconds", "sum"),
+    )  # trials: final rows (nunique is slow)
+    won = runs.groupby(keys, observed=True).agg(
+        runs=("trial_id", "size"), medals=("any_medal", "sum")
+    )
     table = spent.join(won, how="left").fillna({"runs": 0, "medals": 0})
     table[["trials", "runs"]] = table[["trials", "runs"]].astype(int)
     return _cost_columns(table).reset_index()[columns]
@@ -117,14 +137,27 @@ def gpu_cost(attempts: pd.DataFrame, runs: pd.DataFrame, keys: list[str]) -> pd.
 
 def hardware_table(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Per group × GPU share: runs, medal %, GPU-hours and GPU-hours per medal."""
-    columns = [*keys, "gpu_share", "runs", "any_medal_pct", "gpu_hours", "medals",
-               "gpu_hours_per_medal"]
+    columns = [
+        *keys,
+        "gpu_share",
+        "runs",
+        "any_medal_pct",
+        "gpu_hours",
+        "medals",
+        "gpu_hours_per_medal",
+    ]
     if runs.empty:
         return pd.DataFrame(columns=columns)
-    table = runs.assign(gpu_share=runs["gpu_share"].fillna(0.0)).groupby(
-        [*keys, "gpu_share"], observed=True).agg(
-        runs=("trial_id", "size"), medals=("any_medal", "sum"),
-        gpu_seconds=("gpu_seconds", "sum"), wall_seconds=("wall_seconds", "sum"))
+    table = (
+        runs.assign(gpu_share=runs["gpu_share"].fillna(0.0))
+        .groupby([*keys, "gpu_share"], observed=True)
+        .agg(
+            runs=("trial_id", "size"),
+            medals=("any_medal", "sum"),
+            gpu_seconds=("gpu_seconds", "sum"),
+            wall_seconds=("wall_seconds", "sum"),
+        )
+    )
     table["any_medal_pct"] = table["medals"] / table["runs"] * 100.0
     return _cost_columns(table).reset_index()[columns]
 

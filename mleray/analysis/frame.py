@@ -26,12 +26,23 @@ GROUP_KEYS = ["agent", "model"]
 
 # The headline metrics (pass@k, bootstrap) and MLE-bench's full per-seed set.
 PASS_METRICS = ["any_medal", "gold_medal", "above_median", "valid_submission"]
-SEED_METRICS = ["any_medal", "gold_medal", "silver_medal", "bronze_medal", "above_median",
-                "valid_submission", "submission_exists"]
+SEED_METRICS = [
+    "any_medal",
+    "gold_medal",
+    "silver_medal",
+    "bronze_medal",
+    "above_median",
+    "valid_submission",
+    "submission_exists",
+]
 METRIC_LABELS = {
-    "any_medal": "any medal", "gold_medal": "gold", "silver_medal": "silver",
-    "bronze_medal": "bronze", "above_median": "above median",
-    "valid_submission": "valid submission", "submission_exists": "submission exists",
+    "any_medal": "any medal",
+    "gold_medal": "gold",
+    "silver_medal": "silver",
+    "bronze_medal": "bronze",
+    "above_median": "above median",
+    "valid_submission": "valid submission",
+    "submission_exists": "submission exists",
 }
 
 
@@ -85,9 +96,22 @@ def load_split(name: str) -> list[str]:
 # What the analysis reads of a trial row (the rest is left behind: a million rows of
 # forty columns is slow to copy).
 ANALYSIS_COLUMNS = [
-    "trial_id", "competition_id", "agent", "model", "seed", "attempt", "status", "gpu_share",
-    "wall_seconds", "gpu_seconds", "finished_at", "score", "gold_threshold", "median_threshold",
-    *SEED_METRICS, "is_lower_better",
+    "trial_id",
+    "competition_id",
+    "agent",
+    "model",
+    "seed",
+    "attempt",
+    "status",
+    "gpu_share",
+    "wall_seconds",
+    "gpu_seconds",
+    "finished_at",
+    "score",
+    "gold_threshold",
+    "median_threshold",
+    *SEED_METRICS,
+    "is_lower_better",
 ]
 
 
@@ -108,7 +132,9 @@ def runs_frame(trials: pd.DataFrame) -> pd.DataFrame:
     for column in SEED_METRICS:  # .eq(True): null (ungraded) and NaN both mean "no"
         runs[column] = runs[column].eq(True).to_numpy()
     # As MLE-bench does: a medal is any of gold, silver, bronze.
-    runs["any_medal"] = runs[["any_medal", "gold_medal", "silver_medal", "bronze_medal"]].any(axis=1)
+    runs["any_medal"] = runs[["any_medal", "gold_medal", "silver_medal", "bronze_medal"]].any(
+        axis=1
+    )
     return runs.reset_index(drop=True)
 
 
@@ -120,7 +146,8 @@ def one_run_per_cell(runs: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame,
     shared = runs.duplicated(cell, keep=False)
     if not shared.any():
         return runs, 0
-    ordered = runs.loc[shared].sort_values([*cell, "finished_at"], kind="stable",
-                                           na_position="first")
+    ordered = runs.loc[shared].sort_values(
+        [*cell, "finished_at"], kind="stable", na_position="first"
+    )
     kept = pd.concat([runs.loc[~shared], ordered.drop_duplicates(cell, keep="last")])
     return kept.sort_index().reset_index(drop=True), len(runs) - len(kept)

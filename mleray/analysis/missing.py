@@ -30,11 +30,15 @@ def not_run_line(trials: pd.DataFrame) -> list[str]:
     kinds = ", ".join(f"{count} {status}" for status, count in by_status.items())
     by_group = not_run.groupby(GROUP_KEYS, observed=True).size()
     groups = ", ".join(f"{group_label(g)}: {n}" for g, n in by_group.items())
-    return [f"{len(not_run)} trials not run ({kinds}; {groups}); they are left out of every "
-            f"denominator: {listed(sorted(not_run['trial_id']))}"]
+    return [
+        f"{len(not_run)} trials not run ({kinds}; {groups}); they are left out of every "
+        f"denominator: {listed(sorted(not_run['trial_id']))}"
+    ]
 
 
-def never_run_lines(runs: pd.DataFrame, expected_by_split: dict[str | None, list[str]]) -> list[str]:
+def never_run_lines(
+    runs: pd.DataFrame, expected_by_split: dict[str | None, list[str]]
+) -> list[str]:
     """Expected competitions (of each split) without a single run."""
     ran = set(runs["competition_id"].unique())
     lines = []
@@ -50,20 +54,27 @@ def incomplete_lines(incomplete: pd.DataFrame, keys: list[str]) -> list[str]:
     """A line per incomplete seed when there are few, else a line per group."""
     rows = incomplete.to_dict("records")
     if len(rows) <= MAX_LISTED:
-        return [f"{row_label(row, keys)} seed {row['seed']}: incomplete, "
-                f"{len(row['missing'])} of {row['competitions_expected']} competitions "
-                f"missing ({listed(row['missing'])})" for row in rows]
+        return [
+            f"{row_label(row, keys)} seed {row['seed']}: incomplete, "
+            f"{len(row['missing'])} of {row['competitions_expected']} competitions "
+            f"missing ({listed(row['missing'])})"
+            for row in rows
+        ]
     lines = []
     for group, block in incomplete.groupby(keys, observed=True, sort=True):
         absent = int(block["missing"].map(len).sum())
-        lines.append(f"{group_label(group)}: {len(block)} seeds incomplete, {absent} runs "
-                     f"missing in all (seeds {listed(block['seed'].tolist())}); per seed in "
-                     f"incomplete_seeds")
+        lines.append(
+            f"{group_label(group)}: {len(block)} seeds incomplete, {absent} runs "
+            f"missing in all (seeds {listed(block['seed'].tolist())}); per seed in "
+            f"incomplete_seeds"
+        )
     return lines
 
 
 def no_valid_lines(best: pd.DataFrame, keys: list[str]) -> list[str]:
     """Per group: competitions it ran where no run produced a valid submission."""
-    return [f"{row_label(row, keys)}: no valid submission in {len(row['competitions'])} "
-            f"competitions ({listed(row['competitions'])})"
-            for row in scores.competitions_without_valid(best, keys).to_dict("records")]
+    return [
+        f"{row_label(row, keys)}: no valid submission in {len(row['competitions'])} "
+        f"competitions ({listed(row['competitions'])})"
+        for row in scores.competitions_without_valid(best, keys).to_dict("records")
+    ]

@@ -30,7 +30,8 @@ def pass_at_k(n, c, k):
     inputs, else a float array of the broadcast shape.
     """
     n_arr, c_arr, k_arr = np.broadcast_arrays(
-        _as_int_array("n", n), _as_int_array("c", c), _as_int_array("k", k))
+        _as_int_array("n", n), _as_int_array("c", c), _as_int_array("k", k)
+    )
     if np.any(k_arr < 1):
         raise ValueError(f"pass_at_k: k must be at least 1, got {k!r}")
     if np.any(k_arr > n_arr):
@@ -62,7 +63,7 @@ def _grid_blocks(n: int, ks: np.ndarray, c_max: int):
     """(first row, grid) for consecutive blocks of `ks`, each block under TABLE_CELLS."""
     rows = max(1, TABLE_CELLS // (c_max + 1))
     for first in range(0, len(ks), rows):
-        yield first, pass_at_k_grid(n, ks[first:first + rows], c_max)
+        yield first, pass_at_k_grid(n, ks[first : first + rows], c_max)
 
 
 def _pass_at_k_checked(n: np.ndarray, c: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -86,18 +87,19 @@ def _table_values(n: np.ndarray, c: np.ndarray, ks: np.ndarray) -> tuple[np.ndar
     usable = np.broadcast_to(n[:, None, None] >= ks[None, None, :], values.shape)
     for n_value in np.unique(n):
         rows = np.flatnonzero(n == n_value)
-        fits = int(np.searchsorted(ks, n_value, side="right"))     # ks[:fits] ≤ n
+        fits = int(np.searchsorted(ks, n_value, side="right"))  # ks[:fits] ≤ n
         if fits == 0:
             continue
-        c_rows = c[rows]                                           # rows × metrics
+        c_rows = c[rows]  # rows × metrics
         for first, grid in _grid_blocks(int(n_value), ks[:fits], int(c_rows.max())):
             # grid[k, c_rows] is (block ks) × rows × metrics
-            values[rows, :, first:first + grid.shape[0]] = np.moveaxis(grid[:, c_rows], 0, -1)
+            values[rows, :, first : first + grid.shape[0]] = np.moveaxis(grid[:, c_rows], 0, -1)
     return values, usable
 
 
-def pass_at_k_table(runs: pd.DataFrame, keys: list[str], metrics: list[str],
-                    ks: list[int]) -> pd.DataFrame:
+def pass_at_k_table(
+    runs: pd.DataFrame, keys: list[str], metrics: list[str], ks: list[int]
+) -> pd.DataFrame:
     """pass@k per group (keys) × metric × k, averaged over competitions.
 
     `runs` holds one row per trial that ran, with boolean metric columns. A competition
@@ -109,13 +111,13 @@ def pass_at_k_table(runs: pd.DataFrame, keys: list[str], metrics: list[str],
         return pd.DataFrame(columns=columns)
     per_comp = runs.groupby([*keys, "competition_id"], observed=True, sort=True)
     n = per_comp.size()
-    c = per_comp[metrics].sum().to_numpy().astype(np.int64)          # competitions × metrics
+    c = per_comp[metrics].sum().to_numpy().astype(np.int64)  # competitions × metrics
     k_arr = np.unique(np.asarray(ks, dtype=np.int64))
-    values, usable = _table_values(n.to_numpy(), c, k_arr)            # competitions × metrics × ks
+    values, usable = _table_values(n.to_numpy(), c, k_arr)  # competitions × metrics × ks
     # Competitions come sorted by group: sum each group's block of rows at once.
     groups = n.index.droplevel("competition_id").drop_duplicates()
     starts = np.flatnonzero(~n.index.droplevel("competition_id").duplicated())
-    totals = np.add.reduceat(values, starts, axis=0)                  # groups × metrics × ks
+    totals = np.add.reduceat(values, starts, axis=0)  # groups × metrics × ks
     counts = np.add.reduceat(usable.astype(np.int64), starts, axis=0)
     sizes = np.diff(np.append(starts, len(n)))
     repeat = len(metrics) * k_arr.size

@@ -13,9 +13,9 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on clusters and CI
 
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from mleray.analysis.curves import display_unit  # noqa: E402
 from mleray.analysis.frame import METRIC_LABELS, group_labels  # noqa: E402
@@ -53,21 +53,24 @@ def plot_pass_at_k(pass_at_k: list[dict], keys: list[str], path: str | Path) -> 
     marker = "o" if frame["k"].nunique() <= 30 else None
     for axis, metric in zip(axes.ravel(), metrics):
         for group, block in frame.loc[frame["metric"] == metric].groupby("group", sort=True):
-            axis.plot(block["k"], block["pass_at_k"].astype(float) * 100, marker=marker, label=group)
+            axis.plot(
+                block["k"], block["pass_at_k"].astype(float) * 100, marker=marker, label=group
+            )
         axis.set_title(f"pass@k: {METRIC_LABELS.get(metric, metric)}")
         axis.set_xlabel("k (runs per competition)")
         axis.set_ylabel("% of competitions")
         axis.set_ylim(0, 100)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
-    for axis in axes.ravel()[len(metrics):]:
+    for axis in axes.ravel()[len(metrics) :]:
         axis.set_axis_off()
     axes[0, 0].legend(fontsize=7)
     return _save(figure, Path(path))
 
 
-def plot_time_curves(time_curves: list[dict], keys: list[str], path: str | Path,
-                     metric: str = "any_medal") -> Path:
+def plot_time_curves(
+    time_curves: list[dict], keys: list[str], path: str | Path, metric: str = "any_medal"
+) -> Path:
     """Rate of `metric` against elapsed time (the time budget), one line per group."""
     frame = pd.DataFrame(time_curves)
     figure, axis = plt.subplots(figsize=(6.4, 4.0))
@@ -78,8 +81,13 @@ def plot_time_curves(time_curves: list[dict], keys: list[str], path: str | Path,
     frame["group"] = group_labels(frame, keys)
     unit, per_unit = display_unit(float(frame["elapsed_hours"].max()))
     for group, block in frame.groupby("group", sort=True):
-        axis.step(block["elapsed_hours"] / per_unit, block["rate_pct"].astype(float), where="post",
-                  marker=".", label=group)
+        axis.step(
+            block["elapsed_hours"] / per_unit,
+            block["rate_pct"].astype(float),
+            where="post",
+            marker=".",
+            label=group,
+        )
     axis.set_title(f"{METRIC_LABELS.get(metric, metric)} rate vs time budget")
     axis.set_xlabel(f"elapsed time ({unit})")
     axis.set_ylabel("% of runs")
@@ -97,19 +105,27 @@ def plot_heatmap(competition_scores: list[dict], keys: list[str], path: str | Pa
         _nothing(axis, "scores")
         return _save(figure, Path(path))
     frame["group"] = group_labels(frame, keys)
-    grid = frame.pivot_table(index="competition_id", columns="group", values="normalised",
-                             aggfunc="max", dropna=False).sort_index()
+    grid = frame.pivot_table(
+        index="competition_id", columns="group", values="normalised", aggfunc="max", dropna=False
+    ).sort_index()
     values = np.clip(grid.to_numpy(dtype=float), *HEATMAP_RANGE)
     height = max(3.0, 0.28 * len(grid.index) + 1.5)
     width = max(5.0, 1.1 * len(grid.columns) + 3.0)
     figure, axis = plt.subplots(figsize=(width, height))
     cmap = matplotlib.colormaps["RdYlGn"].with_extremes(bad="lightgrey")  # grey: no valid score
-    image = axis.imshow(np.ma.masked_invalid(values), aspect="auto", cmap=cmap,
-                        vmin=HEATMAP_RANGE[0], vmax=HEATMAP_RANGE[1])
+    image = axis.imshow(
+        np.ma.masked_invalid(values),
+        aspect="auto",
+        cmap=cmap,
+        vmin=HEATMAP_RANGE[0],
+        vmax=HEATMAP_RANGE[1],
+    )
     axis.set_xticks(range(len(grid.columns)), grid.columns, rotation=30, ha="right", fontsize=8)
     axis.set_yticks(range(len(grid.index)), grid.index, fontsize=7)
-    axis.set_title("best score per competition\n(0 = median, 1 = gold; grey = no valid submission)",
-                   fontsize=10)
+    axis.set_title(
+        "best score per competition\n(0 = median, 1 = gold; grey = no valid submission)",
+        fontsize=10,
+    )
     figure.colorbar(image, ax=axis, label="normalised score")
     return _save(figure, Path(path))
 
@@ -119,6 +135,8 @@ def write_plots(report, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     keys = report.group_keys
-    return [plot_pass_at_k(report.pass_at_k, keys, out / PASS_K_PNG),
-            plot_time_curves(report.time_curves, keys, out / TIME_PNG),
-            plot_heatmap(report.competition_scores, keys, out / HEATMAP_PNG)]
+    return [
+        plot_pass_at_k(report.pass_at_k, keys, out / PASS_K_PNG),
+        plot_time_curves(report.time_curves, keys, out / TIME_PNG),
+        plot_heatmap(report.competition_scores, keys, out / HEATMAP_PNG),
+    ]

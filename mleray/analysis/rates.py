@@ -23,8 +23,9 @@ from mleray.analysis.frame import SEED_METRICS
 Z_95 = 1.96
 
 
-def seed_table(runs: pd.DataFrame, keys: list[str], seeds: pd.MultiIndex,
-               expected_competitions: list[str]) -> pd.DataFrame:
+def seed_table(
+    runs: pd.DataFrame, keys: list[str], seeds: pd.MultiIndex, expected_competitions: list[str]
+) -> pd.DataFrame:
     """One row per group × seed: competitions run, complete or not, and each metric's %.
 
     `runs` has one run per group × seed × competition; `seeds` lists every group × seed
@@ -46,13 +47,27 @@ def seed_table(runs: pd.DataFrame, keys: list[str], seeds: pd.MultiIndex,
 
 def medal_rates(seeds: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Per group × metric: mean ± SEM over complete seeds, and padded over all seeds."""
-    columns = [*keys, "metric", "mean_pct", "sem_pct", "ci95_low_pct", "ci95_high_pct",
-               "seeds", "seeds_incomplete", "padded_mean_pct", "padded_sem_pct", "seeds_total"]
+    columns = [
+        *keys,
+        "metric",
+        "mean_pct",
+        "sem_pct",
+        "ci95_low_pct",
+        "ci95_high_pct",
+        "seeds",
+        "seeds_incomplete",
+        "padded_mean_pct",
+        "padded_sem_pct",
+        "seeds_total",
+    ]
     if seeds.empty:
         return pd.DataFrame(columns=columns)
-    long = seeds.melt(id_vars=[*keys, "seed", "complete"],
-                      value_vars=[f"{metric}_pct" for metric in SEED_METRICS],
-                      var_name="metric", value_name="pct")
+    long = seeds.melt(
+        id_vars=[*keys, "seed", "complete"],
+        value_vars=[f"{metric}_pct" for metric in SEED_METRICS],
+        var_name="metric",
+        value_name="pct",
+    )
     long["metric"] = long["metric"].str.removesuffix("_pct")
     by = [*keys, "metric"]
     complete = _mean_sem(long.loc[long["complete"]], by, "")
@@ -72,20 +87,28 @@ def medal_rates(seeds: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def _mean_sem(long: pd.DataFrame, by: list[str], prefix: str) -> pd.DataFrame:
     stats = long.groupby(by, observed=True)["pct"].agg(["mean", "std", "count"])
     sem = stats["std"] / np.sqrt(stats["count"])  # std has ddof=1: NaN for one seed
-    return pd.DataFrame({f"{prefix}mean_pct": stats["mean"], f"{prefix}sem_pct": sem,
-                         f"{prefix}seeds": stats["count"]})
+    return pd.DataFrame(
+        {
+            f"{prefix}mean_pct": stats["mean"],
+            f"{prefix}sem_pct": sem,
+            f"{prefix}seeds": stats["count"],
+        }
+    )
 
 
-def incomplete_seeds(runs: pd.DataFrame, keys: list[str], seeds: pd.DataFrame,
-                     expected_competitions: list[str]) -> pd.DataFrame:
+def incomplete_seeds(
+    runs: pd.DataFrame, keys: list[str], seeds: pd.DataFrame, expected_competitions: list[str]
+) -> pd.DataFrame:
     """Each incomplete group × seed with the competitions it has no run for."""
     columns = [*keys, "seed", "competitions_run", "competitions_expected", "missing"]
-    lacking = seeds.loc[~seeds["complete"], [*keys, "seed", "competitions_run",
-                                             "competitions_expected"]]
+    lacking = seeds.loc[
+        ~seeds["complete"], [*keys, "seed", "competitions_run", "competitions_expected"]
+    ]
     if lacking.empty:
         return pd.DataFrame(columns=columns)
     grid = lacking[[*keys, "seed"]].merge(
-        pd.DataFrame({"competition_id": expected_competitions}), how="cross")
+        pd.DataFrame({"competition_id": expected_competitions}), how="cross"
+    )
     present = runs[[*keys, "seed", "competition_id"]].assign(_present=True)
     grid = grid.merge(present, on=[*keys, "seed", "competition_id"], how="left")
     absent = grid.loc[grid["_present"].isna()].sort_values([*keys, "seed", "competition_id"])

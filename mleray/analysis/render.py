@@ -11,11 +11,17 @@ from rich.table import Table
 from rich.text import Text
 
 from mleray.analysis.curves import display_unit
-from mleray.analysis.frame import (METRIC_LABELS, PASS_METRICS, SEED_METRICS, ReportError,
-                                   group_labels, row_label)
+from mleray.analysis.frame import (
+    METRIC_LABELS,
+    PASS_METRICS,
+    SEED_METRICS,
+    ReportError,
+    group_labels,
+    row_label,
+)
 from mleray.analysis.plots import write_plots
 
-MAX_K_COLUMNS = 10      # pass@k columns shown in tables; the JSON has every k
+MAX_K_COLUMNS = 10  # pass@k columns shown in tables; the JSON has every k
 MAX_TIME_COLUMNS = 12
 MAX_HEATMAP_ROWS = 100
 
@@ -80,10 +86,18 @@ def _md_rates(report) -> list[str]:
     rows = []
     for group, label in _groups(report).items():
         first = rates.get((*group, SEED_METRICS[0]), {})
-        rows.append([label, *(_mean_sem(rates.get((*group, m))) for m in SEED_METRICS),
-                     f"{first.get('seeds', 0)}/{first.get('seeds_total', 0)}"])
-    return ["## Medal rates (mean ± SEM over complete seeds, MLE-bench aggregation)", "",
-            *_md_table(header, rows)]
+        rows.append(
+            [
+                label,
+                *(_mean_sem(rates.get((*group, m))) for m in SEED_METRICS),
+                f"{first.get('seeds', 0)}/{first.get('seeds_total', 0)}",
+            ]
+        )
+    return [
+        "## Medal rates (mean ± SEM over complete seeds, MLE-bench aggregation)",
+        "",
+        *_md_table(header, rows),
+    ]
 
 
 def _md_pass_at_k(report) -> list[str]:
@@ -91,8 +105,10 @@ def _md_pass_at_k(report) -> list[str]:
     ks = shown_ks(report.ks)
     lines = ["## pass@k (% of competitions)", ""]
     for metric in PASS_METRICS:
-        rows = [[label, *(_fmt(_pct(table.get((*group, metric, k)))) for k in ks)]
-                for group, label in _groups(report).items()]
+        rows = [
+            [label, *(_fmt(_pct(table.get((*group, metric, k)))) for k in ks)]
+            for group, label in _groups(report).items()
+        ]
         lines += [f"### {METRIC_LABELS[metric]}", "", *_md_table(["group", *map(str, ks)], rows)]
     return lines
 
@@ -108,18 +124,37 @@ def _md_bootstrap_and_pairs(report) -> list[str]:
         cells = []
         for metric in PASS_METRICS:
             row = table.get((*group, metric))
-            cells.append("n/a" if row is None else
-                         f"{row['rate_pct']:.1f} [{row['ci_low_pct']:.1f}, {row['ci_high_pct']:.1f}]")
+            cells.append(
+                "n/a"
+                if row is None
+                else f"{row['rate_pct']:.1f} [{row['ci_low_pct']:.1f}, {row['ci_high_pct']:.1f}]"
+            )
         rows.append([label, *cells])
-    lines = ["## 95% bootstrap intervals (competitions resampled)", "",
-             *_md_table(["group", *(METRIC_LABELS[m] + " %" for m in PASS_METRICS)], rows)]
+    lines = [
+        "## 95% bootstrap intervals (competitions resampled)",
+        "",
+        *_md_table(["group", *(METRIC_LABELS[m] + " %" for m in PASS_METRICS)], rows),
+    ]
     if report.paired:
-        pair_rows = [[p["a"], p["b"], _fmt(p["difference_pct"]),
-                      f"[{_fmt(p['ci_low_pct'])}, {_fmt(p['ci_high_pct'])}]", p["competitions"],
-                      f"{p['a_better']}/{p['b_better']}/{p['ties']}"] for p in report.paired]
-        lines += ["## Paired differences, any medal (A − B on shared competitions)", "",
-                  *_md_table(["A", "B", "difference %", "95% CI", "competitions",
-                              "A better/B better/tied"], pair_rows)]
+        pair_rows = [
+            [
+                p["a"],
+                p["b"],
+                _fmt(p["difference_pct"]),
+                f"[{_fmt(p['ci_low_pct'])}, {_fmt(p['ci_high_pct'])}]",
+                p["competitions"],
+                f"{p['a_better']}/{p['b_better']}/{p['ties']}",
+            ]
+            for p in report.paired
+        ]
+        lines += [
+            "## Paired differences, any medal (A − B on shared competitions)",
+            "",
+            *_md_table(
+                ["A", "B", "difference %", "95% CI", "competitions", "A better/B better/tied"],
+                pair_rows,
+            ),
+        ]
     return lines
 
 
@@ -132,22 +167,53 @@ def _md_time_and_cost(report) -> list[str]:
         step = max(1, -(-len(hours) // MAX_TIME_COLUMNS))
         hours = hours[::step] if hours[-1] in hours[::step] else [*hours[::step], hours[-1]]
         table = _index(curves.to_dict("records"), report.group_keys, "elapsed_hours")
-        rows = [[label, *(_fmt(table.get((*g, h), {}).get("rate_pct")) for h in hours)]
-                for g, label in _groups(report).items()]
+        rows = [
+            [label, *(_fmt(table.get((*g, h), {}).get("rate_pct")) for h in hours)]
+            for g, label in _groups(report).items()
+        ]
         unit, per_unit = display_unit(max(hours))
-        lines += ["## Any-medal rate vs time budget (% of runs)", "",
-                  *_md_table(["group", *(f"{h / per_unit:.3g} {unit}" for h in hours)], rows)]
-    cost = [[row_label(r, report.group_keys), r["trials"], r["runs"],
-             _fmt_hours(r["gpu_hours"]), r["medals"], _fmt_hours(r["gpu_hours_per_medal"])]
-            for r in report.gpu_cost]
+        lines += [
+            "## Any-medal rate vs time budget (% of runs)",
+            "",
+            *_md_table(["group", *(f"{h / per_unit:.3g} {unit}" for h in hours)], rows),
+        ]
+    cost = [
+        [
+            row_label(r, report.group_keys),
+            r["trials"],
+            r["runs"],
+            _fmt_hours(r["gpu_hours"]),
+            r["medals"],
+            _fmt_hours(r["gpu_hours_per_medal"]),
+        ]
+        for r in report.gpu_cost
+    ]
     if cost:
-        lines += ["## GPU cost", "", *_md_table(
-            ["group", "trials", "runs", "GPU-hours", "medals", "GPU-hours per medal"], cost)]
-    hardware = [[row_label(r, report.group_keys), r["gpu_share"], r["runs"],
-                 _fmt(r["any_medal_pct"]), _fmt_hours(r["gpu_hours_per_medal"])] for r in report.hardware]
+        lines += [
+            "## GPU cost",
+            "",
+            *_md_table(
+                ["group", "trials", "runs", "GPU-hours", "medals", "GPU-hours per medal"], cost
+            ),
+        ]
+    hardware = [
+        [
+            row_label(r, report.group_keys),
+            r["gpu_share"],
+            r["runs"],
+            _fmt(r["any_medal_pct"]),
+            _fmt_hours(r["gpu_hours_per_medal"]),
+        ]
+        for r in report.hardware
+    ]
     if hardware:
-        lines += ["## By GPU share", "", *_md_table(
-            ["group", "GPU share", "runs", "any medal %", "GPU-hours per medal"], hardware)]
+        lines += [
+            "## By GPU share",
+            "",
+            *_md_table(
+                ["group", "GPU share", "runs", "any medal %", "GPU-hours per medal"], hardware
+            ),
+        ]
     return lines
 
 
@@ -156,31 +222,48 @@ def _md_scores(report) -> list[str]:
     if frame.empty:
         return []
     frame["group"] = group_labels(frame, report.group_keys)
-    grid = frame.pivot_table(index="competition_id", columns="group", values="normalised",
-                             aggfunc="max", dropna=False).sort_index()
-    rows = [[comp, *(_fmt(None if pd.isna(v) else v, 2) for v in values)]
-            for comp, values in zip(grid.index[:MAX_HEATMAP_ROWS], grid.to_numpy())]
+    grid = frame.pivot_table(
+        index="competition_id", columns="group", values="normalised", aggfunc="max", dropna=False
+    ).sort_index()
+    rows = [
+        [comp, *(_fmt(None if pd.isna(v) else v, 2) for v in values)]
+        for comp, values in zip(grid.index[:MAX_HEATMAP_ROWS], grid.to_numpy())
+    ]
     more = len(grid.index) - MAX_HEATMAP_ROWS
-    return ["## Best score per competition (0 = median, 1 = gold)", "",
-            *_md_table(["competition", *grid.columns], rows),
-            *([f"({more} more competitions in report.json)", ""] if more > 0 else [])]
+    return [
+        "## Best score per competition (0 = median, 1 = gold)",
+        "",
+        *_md_table(["competition", *grid.columns], rows),
+        *([f"({more} more competitions in report.json)", ""] if more > 0 else []),
+    ]
 
 
 def to_markdown(report, plots: list[Path] | None = None) -> str:
     counts = report.counts
-    lines = ["# mleray report", "",
-             f"- results: `{report.results_dir}`" + _splits_note(report, "`"),
-             f"- generated: {report.generated_at}",
-             f"- {counts.get('trials', 0)} trials, {counts.get('runs', 0)} ran, "
-             f"{counts.get('not_run', 0)} not run; {counts.get('competitions_expected', 0)} "
-             f"competitions; {counts.get('groups', 0)} agent/model groups", "",
-             "## What is missing", ""]
-    lines += ([f"- {line}" for line in report.missing]
-              or ["Nothing: every trial ran and every seed is complete."])
+    lines = [
+        "# mleray report",
+        "",
+        f"- results: `{report.results_dir}`" + _splits_note(report, "`"),
+        f"- generated: {report.generated_at}",
+        f"- {counts.get('trials', 0)} trials, {counts.get('runs', 0)} ran, "
+        f"{counts.get('not_run', 0)} not run; {counts.get('competitions_expected', 0)} "
+        f"competitions; {counts.get('groups', 0)} agent/model groups",
+        "",
+        "## What is missing",
+        "",
+    ]
+    lines += [f"- {line}" for line in report.missing] or [
+        "Nothing: every trial ran and every seed is complete."
+    ]
     lines.append("")
     if report.medal_rates:
-        lines += [*_md_rates(report), *_md_pass_at_k(report), *_md_bootstrap_and_pairs(report),
-                  *_md_time_and_cost(report), *_md_scores(report)]
+        lines += [
+            *_md_rates(report),
+            *_md_pass_at_k(report),
+            *_md_bootstrap_and_pairs(report),
+            *_md_time_and_cost(report),
+            *_md_scores(report),
+        ]
     if plots:
         lines += ["## Plots", "", *(f"![{p.stem}]({p.name})" for p in plots), ""]
     lines += ["## Method", "", *(f"- {note}" for note in report.notes), ""]
@@ -196,8 +279,9 @@ def write_report(report, out_dir: str | Path) -> list[Path]:
         (out / REPORT_JSON).write_text(to_json(report))
         (out / REPORT_MD).write_text(to_markdown(report, plots))
     except OSError as exc:  # a file in the way, a read-only or missing parent
-        raise ReportError(f"--out {out}: cannot write the report there "
-                          f"({exc.strerror or exc})") from None
+        raise ReportError(
+            f"--out {out}: cannot write the report there ({exc.strerror or exc})"
+        ) from None
     return [out / REPORT_MD, out / REPORT_JSON, *plots]
 
 
@@ -222,21 +306,37 @@ def terminal_view(report) -> Group:
     rate_rows, pass_rows = [], []
     for group, label in _groups(report).items():
         first = rates.get((*group, "any_medal"), {})
-        rate_rows.append([label, *(_mean_sem(rates.get((*group, m)), "±") for m in PASS_METRICS),
-                          f"{first.get('seeds', 0)}/{first.get('seeds_total', 0)}",
-                          _fmt_hours(cost.get(group, {}).get("gpu_hours_per_medal"))])
+        rate_rows.append(
+            [
+                label,
+                *(_mean_sem(rates.get((*group, m)), "±") for m in PASS_METRICS),
+                f"{first.get('seeds', 0)}/{first.get('seeds_total', 0)}",
+                _fmt_hours(cost.get(group, {}).get("gpu_hours_per_medal")),
+            ]
+        )
         b = boot.get((*group, "any_medal"))
-        pass_rows.append([label, *(_fmt(_pct(passk.get((*group, "any_medal", k)))) for k in ks),
-                          "n/a" if b is None else f"{b['ci_low_pct']:.1f}–{b['ci_high_pct']:.1f}"])
+        pass_rows.append(
+            [
+                label,
+                *(_fmt(_pct(passk.get((*group, "any_medal", k)))) for k in ks),
+                "n/a" if b is None else f"{b['ci_low_pct']:.1f}–{b['ci_high_pct']:.1f}",
+            ]
+        )
     tables = []
     if rate_rows:
         tables += [
-            _terminal_table(f"medal rates: {where}",
-                            ["group", "medal %", "gold %", ">median %", "valid %", "seeds",
-                             "GPU-h/medal"], rate_rows,
-                            "mean±SEM over complete seeds (MLE-bench); seeds: complete/all"),
-            _terminal_table("any-medal pass@k (%)", ["group", *(f"k={k}" for k in ks), "95% CI"],
-                            pass_rows, "95% CI: bootstrap over competitions"),
+            _terminal_table(
+                f"medal rates: {where}",
+                ["group", "medal %", "gold %", ">median %", "valid %", "seeds", "GPU-h/medal"],
+                rate_rows,
+                "mean±SEM over complete seeds (MLE-bench); seeds: complete/all",
+            ),
+            _terminal_table(
+                "any-medal pass@k (%)",
+                ["group", *(f"k={k}" for k in ks), "95% CI"],
+                pass_rows,
+                "95% CI: bootstrap over competitions",
+            ),
         ]
     missing = [Text(f"missing: {line}", style="yellow") for line in report.missing]
     return Group(*tables, *missing)

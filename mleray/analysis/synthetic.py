@@ -8,7 +8,7 @@ draws a whole sweep at once (vectorised, seeded) for benchmarks.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -17,22 +17,42 @@ import pyarrow.parquet as pq
 
 from mleray.results import SNAPSHOT_SCHEMA, TRIAL_SCHEMA, ResultWriter
 
-_EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 _DEFAULTS = {
-    "sweep": "test", "agent": "baseline", "model": None, "seed": 0, "attempt": 1,
-    "status": "completed", "sandbox": "local", "gpu_share": 0.0, "cpus": 1.0,
-    "wall_seconds": 60.0, "gpu_seconds": 0.0, "started_at": _EPOCH, "finished_at": _EPOCH,
-    "graded_at": _EPOCH, "gold_threshold": 0.9, "silver_threshold": 0.85,
-    "bronze_threshold": 0.8, "median_threshold": 0.6, "submission_exists": True,
-    "valid_submission": True, "is_lower_better": False, "any_medal": False,
-    "gold_medal": False, "silver_medal": False, "bronze_medal": False, "above_median": False,
+    "sweep": "test",
+    "agent": "baseline",
+    "model": None,
+    "seed": 0,
+    "attempt": 1,
+    "status": "completed",
+    "sandbox": "local",
+    "gpu_share": 0.0,
+    "cpus": 1.0,
+    "wall_seconds": 60.0,
+    "gpu_seconds": 0.0,
+    "started_at": _EPOCH,
+    "finished_at": _EPOCH,
+    "graded_at": _EPOCH,
+    "gold_threshold": 0.9,
+    "silver_threshold": 0.85,
+    "bronze_threshold": 0.8,
+    "median_threshold": 0.6,
+    "submission_exists": True,
+    "valid_submission": True,
+    "is_lower_better": False,
+    "any_medal": False,
+    "gold_medal": False,
+    "silver_medal": False,
+    "bronze_medal": False,
+    "above_median": False,
 }
 
 
 def trial_id_for(row: dict) -> str:
-    identity = "|".join(str(row.get(key)) for key in ("sweep", "competition_id", "agent",
-                                                       "model", "seed"))
+    identity = "|".join(
+        str(row.get(key)) for key in ("sweep", "competition_id", "agent", "model", "seed")
+    )
     return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
@@ -49,31 +69,40 @@ def _medals(row: dict) -> dict:
     if score is None or not row["valid_submission"]:
         return {}
     sign = -1.0 if row["is_lower_better"] else 1.0
-    reached = {name: sign * score >= sign * row[f"{name}_threshold"]
-               for name in ("gold", "silver", "bronze")}
+    reached = {
+        name: sign * score >= sign * row[f"{name}_threshold"]
+        for name in ("gold", "silver", "bronze")
+    }
     gold, silver = reached["gold"], reached["silver"] and not reached["gold"]
     bronze = reached["bronze"] and not (reached["gold"] or reached["silver"])
-    return {"gold_medal": gold, "silver_medal": silver, "bronze_medal": bronze,
-            "any_medal": gold or silver or bronze,
-            "above_median": sign * score > sign * row["median_threshold"]}
+    return {
+        "gold_medal": gold,
+        "silver_medal": silver,
+        "bronze_medal": bronze,
+        "any_medal": gold or silver or bronze,
+        "above_median": sign * score > sign * row["median_threshold"],
+    }
 
 
 def trial_table(rows: list[dict]) -> pa.Table:
     """TRIAL_SCHEMA rows; each dict needs at least `competition_id`."""
-    return pa.Table.from_pylist([_complete(row, TRIAL_SCHEMA) for row in rows],
-                                schema=TRIAL_SCHEMA)
+    return pa.Table.from_pylist([_complete(row, TRIAL_SCHEMA) for row in rows], schema=TRIAL_SCHEMA)
 
 
 def snapshot_table(rows: list[dict]) -> pa.Table:
     """SNAPSHOT_SCHEMA rows; each dict needs `competition_id` and `elapsed_seconds`."""
-    return pa.Table.from_pylist([_complete(row, SNAPSHOT_SCHEMA) for row in rows],
-                                schema=SNAPSHOT_SCHEMA)
+    return pa.Table.from_pylist(
+        [_complete(row, SNAPSHOT_SCHEMA) for row in rows], schema=SNAPSHOT_SCHEMA
+    )
 
 
-def write_results(results_dir: str | Path, trials: pa.Table | list[dict],
-                  snapshots: pa.Table | list[dict] | None = None,
-                  file_per_trial: bool = True,
-                  attempts: pa.Table | list[dict] | None = None) -> Path:
+def write_results(
+    results_dir: str | Path,
+    trials: pa.Table | list[dict],
+    snapshots: pa.Table | list[dict] | None = None,
+    file_per_trial: bool = True,
+    attempts: pa.Table | list[dict] | None = None,
+) -> Path:
     """Write a results folder. By default through the store's own `ResultWriter` (one
     atomic file per attempt, as a sweep writes them); `file_per_trial=False` writes each
     table as one file instead, for big benchmarks. `attempts` are non-final attempts
@@ -103,17 +132,26 @@ def write_results(results_dir: str | Path, trials: pa.Table | list[dict],
     return root
 
 
-def synthetic_trials(competitions: int, agents: int, models: int, seeds: int,
-                     rng_seed: int = 0) -> pa.Table:
+def synthetic_trials(
+    competitions: int, agents: int, models: int, seeds: int, rng_seed: int = 0
+) -> pa.Table:
     """A full sweep (competitions × agents × models × seeds rows) with random outcomes:
     skill varies by agent and competition, ~3% of trials fail and ~1% are not run."""
     rng = np.random.default_rng(rng_seed)
-    comp, agent, model, seed = (axis.ravel() for axis in np.meshgrid(
-        np.arange(competitions), np.arange(agents), np.arange(models), np.arange(seeds),
-        indexing="ij"))
+    comp, agent, model, seed = (
+        axis.ravel()
+        for axis in np.meshgrid(
+            np.arange(competitions),
+            np.arange(agents),
+            np.arange(models),
+            np.arange(seeds),
+            indexing="ij",
+        )
+    )
     rows = comp.size
-    skill = (rng.normal(0, 1, competitions)[comp] + 0.4 * agent + 0.2 * model
-             + rng.normal(0, 1, rows))
+    skill = (
+        rng.normal(0, 1, competitions)[comp] + 0.4 * agent + 0.2 * model + rng.normal(0, 1, rows)
+    )
     score = 1.0 / (1.0 + np.exp(-skill))
     status = np.where(rng.random(rows) < 0.03, "agent_error", "completed")
     status = np.where(rng.random(rows) < 0.01, "infra_error", status)
@@ -124,17 +162,32 @@ def synthetic_trials(competitions: int, agents: int, models: int, seeds: int,
     bronze = done & ~gold & ~silver & (score >= thresholds["bronze"])
     wall = rng.uniform(600, 24 * 3600, rows)
     columns = {
-        "trial_id": np.char.add("t", np.arange(rows).astype(str)), "sweep": np.full(rows, "bench"),
+        "trial_id": np.char.add("t", np.arange(rows).astype(str)),
+        "sweep": np.full(rows, "bench"),
         "competition_id": np.char.add("comp-", comp.astype(str)),
         "agent": np.char.add("agent-", agent.astype(str)),
-        "model": np.char.add("model-", model.astype(str)), "seed": seed, "attempt": np.ones(rows, int),
-        "status": status, "gpu_share": np.full(rows, 0.5), "wall_seconds": wall,
-        "gpu_seconds": 0.5 * wall, "score": np.where(done, score, np.nan),
+        "model": np.char.add("model-", model.astype(str)),
+        "seed": seed,
+        "attempt": np.ones(rows, int),
+        "status": status,
+        "gpu_share": np.full(rows, 0.5),
+        "wall_seconds": wall,
+        "gpu_seconds": 0.5 * wall,
+        "score": np.where(done, score, np.nan),
         **{f"{name}_threshold": np.full(rows, value) for name, value in thresholds.items()},
-        "gold_medal": gold, "silver_medal": silver, "bronze_medal": bronze,
-        "any_medal": gold | silver | bronze, "above_median": done & (score > thresholds["median"]),
-        "submission_exists": done, "valid_submission": done, "is_lower_better": np.zeros(rows, bool),
+        "gold_medal": gold,
+        "silver_medal": silver,
+        "bronze_medal": bronze,
+        "any_medal": gold | silver | bronze,
+        "above_median": done & (score > thresholds["median"]),
+        "submission_exists": done,
+        "valid_submission": done,
+        "is_lower_better": np.zeros(rows, bool),
     }
-    arrays = [pa.array(columns[f.name], type=f.type, from_pandas=True) if f.name in columns
-              else pa.nulls(rows, f.type) for f in TRIAL_SCHEMA]
+    arrays = [
+        pa.array(columns[f.name], type=f.type, from_pandas=True)
+        if f.name in columns
+        else pa.nulls(rows, f.type)
+        for f in TRIAL_SCHEMA
+    ]
     return pa.Table.from_arrays(arrays, schema=TRIAL_SCHEMA)

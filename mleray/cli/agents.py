@@ -10,13 +10,24 @@ agents_app = typer.Typer(help="Agents: list them, build their Docker images.", n
 
 
 @agents_app.command("list")
-def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
+def list_command(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
     """List built-in agents and those on MLERAY_AGENTS_PATH."""
     from mleray.agents import image_tag, list_agents
 
-    rows = [{"name": a.name, "dir": str(a.dir), "image": image_tag(a), "network": a.network,
-             "secrets": list(a.secrets), "kwargs": dict(a.kwargs), "description": a.description}
-            for a in list_agents()]
+    rows = [
+        {
+            "name": a.name,
+            "dir": str(a.dir),
+            "image": image_tag(a),
+            "network": a.network,
+            "secrets": list(a.secrets),
+            "kwargs": dict(a.kwargs),
+            "description": a.description,
+        }
+        for a in list_agents()
+    ]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -28,8 +39,13 @@ def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON 
     table.add_column("description", ratio=2)
     table.add_column("image", overflow="fold", ratio=1)
     for row in rows:
-        table.add_row(row["name"], row["network"], ", ".join(row["secrets"]) or "-", row["description"],
-                      row["image"])
+        table.add_row(
+            row["name"],
+            row["network"],
+            ", ".join(row["secrets"]) or "-",
+            row["description"],
+            row["image"],
+        )
     Console().print(table)
 
 
@@ -37,8 +53,12 @@ def list_command(as_json: bool = typer.Option(False, "--json", help="Print JSON 
 def build_command(
     agent: str = typer.Argument(..., help="An agent name or an agent folder."),
     force: bool = typer.Option(False, "--force", help="Rebuild even when the image exists."),
-    ca_bundle: str = typer.Option(None, "--ca-bundle", help="CA bundle for pip/TLS inside the build "
-                                  "(default: env MLERAY_CA_BUNDLE); needed for aideml behind a TLS proxy."),
+    ca_bundle: str = typer.Option(
+        None,
+        "--ca-bundle",
+        help="CA bundle for pip/TLS inside the build "
+        "(default: env MLERAY_CA_BUNDLE); needed for aideml behind a TLS proxy.",
+    ),
 ) -> None:
     """Build an agent's image (and the base image first, when missing)."""
     from mleray.agents import get_agent

@@ -11,7 +11,6 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -21,15 +20,19 @@ from mleray.errors import MlerayError
 
 competitions_app = typer.Typer(help="List and inspect competitions.", no_args_is_help=True)
 
-PATH_HELP = "Extra folder(s) holding competitions, searched before the built-ins (repeatable; " \
-            "default: $MLERAY_COMPETITIONS_PATH)."
-MLEBENCH_HELP = "MLE-bench data dir for MLE-bench-style competitions (default: $MLERAY_MLEBENCH_DATA_DIR)."
+PATH_HELP = (
+    "Extra folder(s) holding competitions, searched before the built-ins (repeatable; "
+    "default: $MLERAY_COMPETITIONS_PATH)."
+)
+MLEBENCH_HELP = (
+    "MLE-bench data dir for MLE-bench-style competitions (default: $MLERAY_MLEBENCH_DATA_DIR)."
+)
 
 PathsOption = typer.Option(None, "--competitions-path", help=PATH_HELP)
 MlebenchOption = typer.Option(None, "--mlebench-data-dir", help=MLEBENCH_HELP)
 
 
-def _paths(values: Optional[List[str]]) -> list[str] | None:
+def _paths(values: list[str] | None) -> list[str] | None:
     """The --competitions-path folders; a typo is an error, not a silently shorter list."""
     from mleray.cli import fail
 
@@ -52,7 +55,9 @@ def describe(comp, prepared: bool) -> dict:
     """A competition as plain JSON-able data: its config fields plus resolved paths."""
     from mleray.data import raw_dir_of
 
-    record = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(comp).items()}
+    record = {
+        k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(comp).items()
+    }
     record["target_columns"] = list(comp.target_columns)
     record.update(
         raw_dir=str(raw_dir_of(comp)),
@@ -68,8 +73,8 @@ def describe(comp, prepared: bool) -> dict:
 @competitions_app.command("list")
 def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    competitions_path: Optional[List[str]] = PathsOption,
-    mlebench_data_dir: Optional[str] = MlebenchOption,
+    competitions_path: list[str] | None = PathsOption,
+    mlebench_data_dir: str | None = MlebenchOption,
 ) -> None:
     """List every competition found, with its metric, source and whether it is prepared."""
     from mleray import data, registry
@@ -77,15 +82,20 @@ def list_command(
     try:
         comps = registry.list_competitions(_paths(competitions_path), mlebench_data_dir)
     except MlerayError as exc:
-        raise _fail(exc)
+        raise _fail(exc) from None
     records = [describe(c, data.is_prepared(c)) for c in comps]
     if as_json:
         typer.echo(json.dumps(records, indent=2))
         return
     table = Table("id", "name", "metric", "source", "prepared")
     for r in records:
-        table.add_row(r["id"], r["name"], r["metric"] or f"grader {r['grader']}", r["source"],
-                      "yes" if r["prepared"] else "no")
+        table.add_row(
+            r["id"],
+            r["name"],
+            r["metric"] or f"grader {r['grader']}",
+            r["source"],
+            "yes" if r["prepared"] else "no",
+        )
     Console().print(table)
 
 
@@ -93,16 +103,18 @@ def list_command(
 def show_command(
     competition_id: str = typer.Argument(..., metavar="ID"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    competitions_path: Optional[List[str]] = PathsOption,
-    mlebench_data_dir: Optional[str] = MlebenchOption,
+    competitions_path: list[str] | None = PathsOption,
+    mlebench_data_dir: str | None = MlebenchOption,
 ) -> None:
     """Show one competition's config fields, data paths, and whether it is prepared."""
     from mleray import data, registry
 
     try:
-        comp = registry.get_competition(competition_id, _paths(competitions_path), mlebench_data_dir)
+        comp = registry.get_competition(
+            competition_id, _paths(competitions_path), mlebench_data_dir
+        )
     except MlerayError as exc:
-        raise _fail(exc)
+        raise _fail(exc) from None
     record = describe(comp, data.is_prepared(comp))
     if as_json:
         typer.echo(json.dumps(record, indent=2))
@@ -114,11 +126,11 @@ def show_command(
 
 
 def prepare_command(
-    competition_ids: Optional[List[str]] = typer.Argument(None, metavar="ID..."),
-    split: Optional[str] = typer.Option(None, "--split", help="Prepare every competition of a split."),
+    competition_ids: list[str] | None = typer.Argument(None, metavar="ID..."),
+    split: str | None = typer.Option(None, "--split", help="Prepare every competition of a split."),
     force: bool = typer.Option(False, "--force", help="Prepare again even when already prepared."),
-    competitions_path: Optional[List[str]] = PathsOption,
-    mlebench_data_dir: Optional[str] = MlebenchOption,
+    competitions_path: list[str] | None = PathsOption,
+    mlebench_data_dir: str | None = MlebenchOption,
 ) -> None:
     """Prepare competitions: raw data -> public/private files, with checksums."""
     from mleray import data, registry
@@ -129,12 +141,14 @@ def prepare_command(
     try:
         ids = list(competition_ids) if competition_ids else registry.load_split(split)
     except MlerayError as exc:
-        raise _fail(exc)
+        raise _fail(exc) from None
     failures = 0
     for competition_id in ids:
         started = time.monotonic()
         try:
-            comp = registry.get_competition(competition_id, _paths(competitions_path), mlebench_data_dir)
+            comp = registry.get_competition(
+                competition_id, _paths(competitions_path), mlebench_data_dir
+            )
             already = not force and data.is_prepared(comp)
             path = data.prepare_competition(comp, force=force)
         except MlerayError as exc:
@@ -151,19 +165,21 @@ def grade_command(
     submission: Path = typer.Argument(..., metavar="FILE", help="The submission CSV."),
     competition_id: str = typer.Option(..., "--competition", "-c", help="Competition id."),
     as_json: bool = typer.Option(False, "--json", help="Print the GradeReport as JSON."),
-    competitions_path: Optional[List[str]] = PathsOption,
-    mlebench_data_dir: Optional[str] = MlebenchOption,
+    competitions_path: list[str] | None = PathsOption,
+    mlebench_data_dir: str | None = MlebenchOption,
 ) -> None:
     """Grade a submission file; exit 0 whenever a report is produced, valid or not."""
     from mleray import data, registry
     from mleray.grading import grade_submission
 
     try:
-        comp = registry.get_competition(competition_id, _paths(competitions_path), mlebench_data_dir)
+        comp = registry.get_competition(
+            competition_id, _paths(competitions_path), mlebench_data_dir
+        )
         comp = data.ensure_prepared(comp)
         report = grade_submission(comp, submission)
     except MlerayError as exc:
-        raise _fail(exc)
+        raise _fail(exc) from None
     record = report.to_dict()
     record["graded_at"] = report.graded_at.isoformat()
     if as_json:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -28,15 +27,29 @@ def parse_ks(text: str | None) -> list[int] | None:
 
 def report(
     results: Path = typer.Argument(..., metavar="RESULTS", help="The results folder of a sweep."),
-    k: Optional[str] = typer.Option(None, "--k", metavar="1,2,4,8", help=(
-        "Comma-separated k values for pass@k (default: every k from 1 to the number of seeds).")),
-    split: Optional[str] = typer.Option(None, "--split", metavar="NAME[,NAME]", help=(
-        "Only the competitions of this split; several, comma-separated, give one row per "
-        "split (e.g. mlebench-low,mlebench-medium,mlebench-high).")),
-    out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help=(
-        "Write report.md, report.json and PNGs here.")),
-    as_json: bool = typer.Option(False, "--json", help=(
-        "Print the report as JSON on stdout, nothing else.")),
+    k: str | None = typer.Option(
+        None,
+        "--k",
+        metavar="1,2,4,8",
+        help=(
+            "Comma-separated k values for pass@k (default: every k from 1 to the number of seeds)."
+        ),
+    ),
+    split: str | None = typer.Option(
+        None,
+        "--split",
+        metavar="NAME[,NAME]",
+        help=(
+            "Only the competitions of this split; several, comma-separated, give one row per "
+            "split (e.g. mlebench-low,mlebench-medium,mlebench-high)."
+        ),
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", metavar="DIR", help=("Write report.md, report.json and PNGs here.")
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help=("Print the report as JSON on stdout, nothing else.")
+    ),
 ) -> None:
     """Pass@k, medal rates with error bars, scaling curves and plots for a results folder."""
     from mleray.analysis.render import terminal_view, to_json, write_report

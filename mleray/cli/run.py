@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,17 +15,20 @@ def register(app: typer.Typer) -> None:
 def run(
     competition: str = typer.Option(..., "--competition", help="Competition id."),
     agent: str = typer.Option(..., "--agent", help="Built-in agent name or agent folder."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model name passed to the agent."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Run this one seed."),
-    seeds: Optional[int] = typer.Option(None, "--seeds", help="Run seeds 0..N-1."),
+    model: str | None = typer.Option(None, "--model", help="Model name passed to the agent."),
+    seed: int | None = typer.Option(None, "--seed", help="Run this one seed."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Run seeds 0..N-1."),
     sandbox: str = typer.Option("docker", "--sandbox", help="docker or local."),
     cpus: float = typer.Option(1.0, "--cpus", help="CPUs per trial."),
     memory: str = typer.Option("4g", "--memory", help="Memory per trial, like 4g."),
     gpus: float = typer.Option(0.0, "--gpus", help="GPU share per trial: 0, whole, or 1/k."),
     time_limit: float = typer.Option(600.0, "--time-limit", help="Seconds of agent time."),
-    results: Optional[Path] = typer.Option(None, "--results",
-                                           help="Results folder (default: a new results/run-<time>)."),
-    num_gpus: Optional[float] = typer.Option(None, "--num-gpus", min=0, help="GPUs to declare to the embedded Ray."),
+    results: Path | None = typer.Option(
+        None, "--results", help="Results folder (default: a new results/run-<time>)."
+    ),
+    num_gpus: float | None = typer.Option(
+        None, "--num-gpus", min=0, help="GPUs to declare to the embedded Ray."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per trial."),
 ) -> None:
     """Run one agent on one competition (one or more seeds) on an embedded local Ray."""
@@ -37,7 +39,7 @@ def run(
 
     if seed is not None and seeds is not None:
         raise fail("give --seed or --seeds, not both")
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     folder = results or Path("results") / f"run-{stamp}"
     raw = {
         "name": f"run-{stamp}",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,11 +15,18 @@ def register(app: typer.Typer) -> None:
 
 def sweep(
     spec_path: Path = typer.Argument(..., metavar="SPEC.yaml", help="The sweep spec."),
-    address: str = typer.Option("local", "--address",
-                                help="local (embedded Ray), auto (running cluster) or HOST:PORT."),
-    results: Optional[Path] = typer.Option(None, "--results", help="Results folder (default: the spec's)."),
-    num_gpus: Optional[float] = typer.Option(None, "--num-gpus", min=0, help="GPUs to declare to the embedded Ray."),
-    num_cpus: Optional[float] = typer.Option(None, "--num-cpus", min=0, help="CPUs to declare to the embedded Ray."),
+    address: str = typer.Option(
+        "local", "--address", help="local (embedded Ray), auto (running cluster) or HOST:PORT."
+    ),
+    results: Path | None = typer.Option(
+        None, "--results", help="Results folder (default: the spec's)."
+    ),
+    num_gpus: float | None = typer.Option(
+        None, "--num-gpus", min=0, help="GPUs to declare to the embedded Ray."
+    ),
+    num_cpus: float | None = typer.Option(
+        None, "--num-cpus", min=0, help="CPUs to declare to the embedded Ray."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per trial."),
 ) -> None:
     """Run every trial of a sweep spec not already final in its results folder."""
@@ -28,8 +34,14 @@ def sweep(
     from mleray.spec import load_spec
 
     spec = load_spec(spec_path)
-    summary = run_sweep(spec, address=address, num_gpus=num_gpus, num_cpus=num_cpus,
-                        results_dir=results, progress=not as_json)
+    summary = run_sweep(
+        spec,
+        address=address,
+        num_gpus=num_gpus,
+        num_cpus=num_cpus,
+        results_dir=results,
+        progress=not as_json,
+    )
     print_trials(summary, as_json)
 
 
@@ -42,9 +54,11 @@ def print_trials(summary, as_json: bool) -> None:
         typer.echo(json.dumps(json_records(rows), indent=2))
         return
     counts = rows["status"].value_counts().to_dict() if len(rows) else {}
-    typer.echo(f"sweep {summary.sweep}: {len(rows)}/{len(summary.trial_ids)} trials have results "
-               f"({summary.skipped} were already done; this run: {summary.attempts} attempts, "
-               f"{summary.retries} retries, {summary.wall_seconds:.1f}s) in {summary.results_dir}")
+    typer.echo(
+        f"sweep {summary.sweep}: {len(rows)}/{len(summary.trial_ids)} trials have results "
+        f"({summary.skipped} were already done; this run: {summary.attempts} attempts, "
+        f"{summary.retries} retries, {summary.wall_seconds:.1f}s) in {summary.results_dir}"
+    )
     typer.echo("  " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
 
 
@@ -79,7 +93,10 @@ def _print_ledger(results: Path, ledger: dict) -> None:
     share = ledger["capacity_used_share"]
     capacity = ledger["gpu_hours_capacity"]
     for label, value in [
-        ("declared GPUs", "-" if ledger["declared_gpus"] is None else f"{ledger['declared_gpus']:g}"),
+        (
+            "declared GPUs",
+            "-" if ledger["declared_gpus"] is None else f"{ledger['declared_gpus']:g}",
+        ),
         ("sweep span (h)", f"{ledger['span_seconds'] / 3600:.3f}"),
         ("GPU-hours capacity (declared × span)", "-" if capacity is None else f"{capacity:.3f}"),
         ("GPU-hours used by trials (share × wall)", f"{ledger['gpu_hours_used']:.3f}"),
@@ -87,8 +104,12 @@ def _print_ledger(results: Path, ledger: dict) -> None:
         ("share of capacity used", "-" if share is None else f"{100 * share:.1f}%"),
         ("trial wall-hours", f"{ledger['wall_hours']:.3f}"),
         ("container CPU-hours", f"{ledger['cpu_hours']:.3f}"),
-        ("peak memory (GiB)", "-" if ledger["peak_memory_bytes"] is None
-         else f"{ledger['peak_memory_bytes'] / 1024**3:.2f}"),
+        (
+            "peak memory (GiB)",
+            "-"
+            if ledger["peak_memory_bytes"] is None
+            else f"{ledger['peak_memory_bytes'] / 1024**3:.2f}",
+        ),
     ]:
         usage.add_row(label, value)
     console = Console()

@@ -12,11 +12,18 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "MAX_SUBMISSION_BYTES": "grade", "grade_submission": "grade",
-    "decide_medals": "medals", "load_leaderboard": "medals", "medal_thresholds": "medals",
-    "METRICS": "metrics", "Metric": "metrics", "get_metric": "metrics",
-    "GradeReport": "report", "MedalThresholds": "report",
-    "ValidationResult": "validate", "validate_submission": "validate",
+    "MAX_SUBMISSION_BYTES": "grade",
+    "grade_submission": "grade",
+    "decide_medals": "medals",
+    "load_leaderboard": "medals",
+    "medal_thresholds": "medals",
+    "METRICS": "metrics",
+    "Metric": "metrics",
+    "get_metric": "metrics",
+    "GradeReport": "report",
+    "MedalThresholds": "report",
+    "ValidationResult": "validate",
+    "validate_submission": "validate",
 }
 
 __all__ = sorted(_EXPORTS)

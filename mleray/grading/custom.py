@@ -21,8 +21,9 @@ import json
 import multiprocessing
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -41,7 +42,9 @@ def grader_timeout() -> float:
     try:
         seconds = float(value) if value else DEFAULT_GRADER_TIMEOUT
     except ValueError:
-        raise SpecError(f"MLERAY_GRADER_TIMEOUT must be a number of seconds, got {value!r}") from None
+        raise SpecError(
+            f"MLERAY_GRADER_TIMEOUT must be a number of seconds, got {value!r}"
+        ) from None
     if not seconds >= 0:
         raise SpecError(f"MLERAY_GRADER_TIMEOUT must be 0 or more seconds, got {value!r}")
     return seconds
@@ -76,7 +79,9 @@ def _import(module_name: str, root: Path, spec: str):
         file_spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[unique_name]
-        raise SpecError(f"grader {spec!r}: loading {path} failed: {type(exc).__name__}: {exc}") from None
+        raise SpecError(
+            f"grader {spec!r}: loading {path} failed: {type(exc).__name__}: {exc}"
+        ) from None
     return module
 
 
@@ -88,7 +93,9 @@ def load_answers(path: Path) -> Any:
     try:
         return pd.read_csv(path, **_FLOAT_OPTIONS)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SpecError(f"answers {path} are not a readable CSV ({' '.join(str(exc).split())})") from None
+        raise SpecError(
+            f"answers {path} are not a readable CSV ({' '.join(str(exc).split())})"
+        ) from None
 
 
 def run_grader(spec: str, root: Path, text: str, name: str, answers: Any) -> float:
@@ -104,7 +111,9 @@ def run_grader(spec: str, root: Path, text: str, name: str, answers: Any) -> flo
     except (pd.errors.ParserError, ValueError) as exc:
         raise SubmissionError(f"{name}: not a valid CSV ({' '.join(str(exc).split())})") from None
     timeout = grader_timeout()
-    if timeout == 0:  # in this process: a grader that edits its answers must not edit the cached ones
+    if (
+        timeout == 0
+    ):  # in this process: a grader that edits its answers must not edit the cached ones
         given = answers.copy() if isinstance(answers, pd.DataFrame) else [dict(a) for a in answers]
         kind, value = _call(grader, submission, given)
     else:  # a forked child's edits stay in the child
@@ -124,7 +133,9 @@ def _call(grader: Callable[..., Any], submission: pd.DataFrame, answers: Any) ->
         result = grader(submission, answers)
     except Exception as exc:  # a grader signals an invalid submission by raising
         message = " ".join(str(exc).split()) or type(exc).__name__
-        return "rejected", message if len(message) <= 500 else message[:500] + "..."  # it may quote the submission
+        return "rejected", message if len(message) <= 500 else message[
+            :500
+        ] + "..."  # it may quote the submission
     try:
         return "score", float(result)
     except (TypeError, ValueError):
@@ -139,8 +150,9 @@ def _child(grader: Callable[..., Any], submission: pd.DataFrame, answers: Any, s
         send.close()
 
 
-def _call_bounded(grader: Callable[..., Any], submission: pd.DataFrame, answers: Any,
-                  timeout: float) -> tuple[str, Any]:
+def _call_bounded(
+    grader: Callable[..., Any], submission: pd.DataFrame, answers: Any, timeout: float
+) -> tuple[str, Any]:
     """`_call` in a forked child, killed after `timeout` seconds; ("failed", why) when it
     hangs or dies."""
     context = multiprocessing.get_context("fork")

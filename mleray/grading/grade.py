@@ -14,7 +14,7 @@ import math
 import os
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,11 @@ from mleray.errors import NotPreparedError, SpecError
 from mleray.grading import validate
 from mleray.grading.custom import load_answers, load_grader, run_grader
 from mleray.grading.medals import (
-    decide_medals, infer_lower_is_better, load_leaderboard, medal_thresholds, round_score,
+    decide_medals,
+    infer_lower_is_better,
+    load_leaderboard,
+    medal_thresholds,
+    round_score,
 )
 from mleray.grading.metrics import Metric, ValueKind, get_metric
 from mleray.grading.report import GradeReport, MedalThresholds
@@ -37,6 +41,7 @@ MAX_SUBMISSION_BYTES = validate.DEFAULT_MAX_BYTES  # or SIZE_FACTOR x the answer
 @dataclass(frozen=True)
 class Answers:
     """Private answers parsed for a registry metric: every cell as written, plus y_true."""
+
     path: Path
     frame: pd.DataFrame
     id_column: str
@@ -63,8 +68,13 @@ def grade_submission(competition: Competition, submission_path) -> GradeReport:
     return build_report(competition.id, score, error, thresholds, submission_exists=exists)
 
 
-def build_report(competition_id: str, score: float | None, error: str | None,
-                 thresholds: MedalThresholds, submission_exists: bool) -> GradeReport:
+def build_report(
+    competition_id: str,
+    score: float | None,
+    error: str | None,
+    thresholds: MedalThresholds,
+    submission_exists: bool,
+) -> GradeReport:
     medals = decide_medals(score, thresholds)
     return GradeReport(
         competition_id=competition_id,
@@ -82,21 +92,28 @@ def build_report(competition_id: str, score: float | None, error: str | None,
         valid_submission=score is not None,
         is_lower_better=thresholds.lower_is_better,
         error=error,
-        graded_at=datetime.now(timezone.utc),
+        graded_at=datetime.now(UTC),
     )
 
 
-def _lower_is_better(competition: Competition, metric: Metric | None, leaderboard: pd.DataFrame) -> bool:
+def _lower_is_better(
+    competition: Competition, metric: Metric | None, leaderboard: pd.DataFrame
+) -> bool:
     """The config's direction, else the leaderboard's (MLE-bench's rule); a registry metric
     that disagrees with either means a mis-sorted leaderboard or a wrong config."""
     scores = leaderboard["score"]
     inferred = infer_lower_is_better(leaderboard) if scores.iloc[0] != scores.iloc[-1] else None
     chosen = competition.lower_is_better if competition.lower_is_better is not None else inferred
     if metric is not None and chosen is not None and chosen != metric.lower_is_better:
-        source = "config lower_is_better" if competition.lower_is_better is not None else (
-            f"leaderboard {competition.leaderboard_path} (best first)")
-        raise SpecError(f"competition {competition.id}: {source} says lower_is_better={chosen}, "
-                        f"but metric {metric.name} has lower_is_better={metric.lower_is_better}")
+        source = (
+            "config lower_is_better"
+            if competition.lower_is_better is not None
+            else (f"leaderboard {competition.leaderboard_path} (best first)")
+        )
+        raise SpecError(
+            f"competition {competition.id}: {source} says lower_is_better={chosen}, "
+            f"but metric {metric.name} has lower_is_better={metric.lower_is_better}"
+        )
     if chosen is None:
         return metric.lower_is_better if metric is not None else infer_lower_is_better(leaderboard)
     return chosen
@@ -106,8 +123,10 @@ def _scorer(competition: Competition, metric: Metric | None):
     """A function path -> raw score, with the answers loaded once (config errors raise here)."""
     answers_path = competition.answers_path
     if not answers_path.is_file():
-        raise NotPreparedError(f"answers for competition {competition.id} not found at {answers_path}; "
-                               "prepare the competition first")
+        raise NotPreparedError(
+            f"answers for competition {competition.id} not found at {answers_path}; "
+            "prepare the competition first"
+        )
     max_bytes = max(MAX_SUBMISSION_BYTES, validate.SIZE_FACTOR * answers_path.stat().st_size)
     if competition.grader:
         load_grader(competition.grader, Path(competition.root))  # a broken grader is a config error
@@ -116,14 +135,18 @@ def _scorer(competition: Competition, metric: Metric | None):
         def score_with_grader(path: Path) -> float:
             text = validate.read_text(path, max_bytes)
             return run_grader(competition.grader, Path(competition.root), text, str(path), answers)
+
         return score_with_grader
     if metric is None:
         raise SpecError(f"competition {competition.id}: config needs a metric or a grader")
     parsed = load_metric_answers(competition, metric)
 
     def score_with_metric(path: Path) -> float:
-        frame = validate.read_csv_strict(path, max_bytes, validate.column_cap(len(parsed.frame.columns)))
+        frame = validate.read_csv_strict(
+            path, max_bytes, validate.column_cap(len(parsed.frame.columns))
+        )
         return score_frame(metric, parsed, frame, str(path))
+
     return score_with_metric
 
 
@@ -158,13 +181,21 @@ def _parse_metric_answers(competition: Competition, metric: Metric, content_dige
         raise SpecError(f"answers {path} have no id column {id_column!r} (competition.id_column)")
     targets = tuple(str(c) for c in frame.columns if c != id_column)
     if competition.target_columns and set(competition.target_columns) != set(targets):
-        raise SpecError(f"answers {path} have target columns {list(targets)}, "
-                        f"but the competition declares {list(competition.target_columns)}")
+        raise SpecError(
+            f"answers {path} have target columns {list(targets)}, "
+            f"but the competition declares {list(competition.target_columns)}"
+        )
     if metric.single_column and len(targets) != 1:
-        raise SpecError(f"metric {metric.name} needs exactly one target column; answers {path} have {len(targets)}")
+        raise SpecError(
+            f"metric {metric.name} needs exactly one target column; "
+            f"answers {path} have {len(targets)}"
+        )
     ids = list(frame[id_column])
     if validate.duplicate_ids(ids):
-        raise SpecError(f"answers {path}: duplicate ids {validate.duplicate_ids(ids)[:5]} in column {id_column!r}")
+        raise SpecError(
+            f"answers {path}: duplicate ids {validate.duplicate_ids(ids)[:5]} "
+            f"in column {id_column!r}"
+        )
     try:
         y_true = _predictions(metric, frame, targets, str(path), ids)
     except SubmissionError as exc:
@@ -176,7 +207,9 @@ def _parse_metric_answers(competition: Competition, metric: Metric, content_dige
 def _check_scoreable(metric: Metric, y_true: np.ndarray, path: Path) -> None:
     """The answers, graded as a submission, must get a finite (perfect) score."""
     if metric.binary_answers and not np.isin(y_true, (0.0, 1.0)).all():
-        raise SpecError(f"answers {path}: metric {metric.name} needs 0/1 targets (one-hot for several classes)")
+        raise SpecError(
+            f"answers {path}: metric {metric.name} needs 0/1 targets (one-hot for several classes)"
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -185,8 +218,10 @@ def _check_scoreable(metric: Metric, y_true: np.ndarray, path: Path) -> None:
             raise SpecError(f"answers {path} cannot be scored with {metric.name}: {exc}") from None
     if not math.isfinite(perfect):
         why = f" ({caught[0].message})" if caught else ""
-        raise SpecError(f"answers {path} cannot be scored with {metric.name}: "
-                        f"they score {perfect} against themselves{why}")
+        raise SpecError(
+            f"answers {path} cannot be scored with {metric.name}: "
+            f"they score {perfect} against themselves{why}"
+        )
 
 
 def score_frame(metric: Metric, answers: Answers, frame: pd.DataFrame, name: str) -> float:
@@ -194,7 +229,9 @@ def score_frame(metric: Metric, answers: Answers, frame: pd.DataFrame, name: str
     validate.check_columns(frame, [answers.id_column, *answers.target_columns], name)
     order = validate.check_ids(frame, answers.id_column, answers.ids, name)
     frame = frame.iloc[order].reset_index(drop=True)
-    y_pred = _predictions(metric, frame, answers.target_columns, name, list(frame[answers.id_column]))
+    y_pred = _predictions(
+        metric, frame, answers.target_columns, name, list(frame[answers.id_column])
+    )
     y_true = answers.y_true
     if metric.accepts is ValueKind.LABEL and y_pred.dtype != y_true.dtype:
         # numbers on one side, text on the other: compare labels as written
@@ -204,10 +241,14 @@ def score_frame(metric: Metric, answers: Answers, frame: pd.DataFrame, name: str
     try:
         return metric.score(y_true, y_pred)
     except ValueError as exc:
-        raise SubmissionError(f"{name}: cannot be scored with {metric.name}: {' '.join(str(exc).split())}") from None
+        raise SubmissionError(
+            f"{name}: cannot be scored with {metric.name}: {' '.join(str(exc).split())}"
+        ) from None
 
 
-def _predictions(metric: Metric, frame: pd.DataFrame, targets: tuple[str, ...], name: str, ids: list) -> np.ndarray:
+def _predictions(
+    metric: Metric, frame: pd.DataFrame, targets: tuple[str, ...], name: str, ids: list
+) -> np.ndarray:
     """The target columns as the metric takes them: 1-D for one column, else 2-D."""
     if metric.accepts is ValueKind.LABEL:
         labels = validate.label_values(frame[targets[0]], name, ids)
@@ -215,12 +256,15 @@ def _predictions(metric: Metric, frame: pd.DataFrame, targets: tuple[str, ...], 
         return numbers if np.isfinite(numbers).all() else labels
     columns = []
     for column in targets:
-        values = validate.numeric_values(frame[column], name, ids,
-                                         probability=metric.accepts is ValueKind.PROBABILITY)
+        values = validate.numeric_values(
+            frame[column], name, ids, probability=metric.accepts is ValueKind.PROBABILITY
+        )
         if metric.minimum is not None and (values <= metric.minimum).any():
             row = int(np.flatnonzero(values <= metric.minimum)[0])
-            raise SubmissionError(f"{name}: value {values[row]:g} in column {column!r} (row {row + 1}, "
-                                  f"id {validate.quoted(ids[row])}) is not above {metric.minimum:g}, as {metric.name} needs")
+            raise SubmissionError(
+                f"{name}: value {values[row]:g} in column {column!r} (row {row + 1}, "
+                f"id {validate.quoted(ids[row])}) is not above {metric.minimum:g}, "
+                f"as {metric.name} needs"
+            )
         columns.append(values)
     return columns[0] if len(columns) == 1 else np.column_stack(columns)
-

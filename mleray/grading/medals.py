@@ -40,7 +40,9 @@ def load_leaderboard(path: Path) -> pd.DataFrame:
     try:
         leaderboard = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SpecError(f"leaderboard {path} is not a readable CSV ({' '.join(str(exc).split())})") from None
+        raise SpecError(
+            f"leaderboard {path} is not a readable CSV ({' '.join(str(exc).split())})"
+        ) from None
     if "score" not in leaderboard.columns:
         raise SpecError(f"leaderboard {path} has no 'score' column")
     if len(leaderboard) == 0:
@@ -74,7 +76,9 @@ def medal_positions(num_teams: int) -> tuple[int, int, int]:
     return gold, top(0.05), top(0.1)
 
 
-def medal_thresholds(leaderboard: pd.DataFrame, lower_is_better: bool | None = None) -> MedalThresholds:
+def medal_thresholds(
+    leaderboard: pd.DataFrame, lower_is_better: bool | None = None
+) -> MedalThresholds:
     """Gold, silver, bronze and median thresholds of a leaderboard ranked best first."""
     if "score" not in leaderboard.columns or len(leaderboard) == 0:
         raise SpecError("a leaderboard needs a 'score' column and at least one row")
@@ -83,8 +87,11 @@ def medal_thresholds(leaderboard: pd.DataFrame, lower_is_better: bool | None = N
         lower_is_better = infer_lower_is_better(leaderboard)
     gold, silver, bronze = (float(scores.iloc[k - 1]) for k in medal_positions(len(scores)))
     return MedalThresholds(
-        gold=gold, silver=silver, bronze=bronze,
-        median=float(scores.median()), lower_is_better=bool(lower_is_better),
+        gold=gold,
+        silver=silver,
+        bronze=bronze,
+        median=float(scores.median()),
+        lower_is_better=bool(lower_is_better),
     )
 
 
@@ -99,12 +106,16 @@ def decide_medals(score: float | None, thresholds: MedalThresholds) -> MedalDeci
         return MedalDecision(False, False, False, False)
     score = round_score(score)
     if thresholds.lower_is_better:
+
         def reaches(threshold: float) -> bool:
             return score <= threshold
+
         above_median = score < thresholds.median
     else:
+
         def reaches(threshold: float) -> bool:
             return score >= threshold
+
         above_median = score > thresholds.median
     gold = reaches(thresholds.gold)
     silver = not gold and reaches(thresholds.silver)

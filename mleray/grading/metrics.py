@@ -8,9 +8,9 @@ multi-class log loss and AUC, one per output for regression).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable
 
 import numpy as np
 from sklearn import metrics as skm
@@ -20,8 +20,8 @@ from mleray.errors import SpecError
 
 class ValueKind(str, Enum):
     PROBABILITY = "probability"  # finite numbers in [0, 1]
-    NUMERIC = "numeric"          # finite numbers
-    LABEL = "label"              # class labels, compared as written (numerically if all numeric)
+    NUMERIC = "numeric"  # finite numbers
+    LABEL = "label"  # class labels, compared as written (numerically if all numeric)
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,9 @@ class Metric:
     lower_is_better: bool
     accepts: ValueKind
     compute: Callable[[np.ndarray, np.ndarray], float]
-    binary_answers: bool = False   # answers must be 0/1 (AUC, log loss)
-    single_column: bool = False    # exactly one target column (label metrics)
-    minimum: float | None = None   # predictions must be above this (RMSLE's domain)
+    binary_answers: bool = False  # answers must be 0/1 (AUC, log loss)
+    single_column: bool = False  # exactly one target column (label metrics)
+    minimum: float | None = None  # predictions must be above this (RMSLE's domain)
 
     def score(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         return float(self.compute(y_true, y_pred))

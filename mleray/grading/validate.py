@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-from collections import Counter
 import os
 import stat
 import sys
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,7 @@ _QUOTED_CHARS = 60  # how much of one id/value an error message shows
 @dataclass(frozen=True)
 class ValidationResult:
     valid: bool
-    error: Optional[str]
+    error: str | None
 
 
 class SubmissionError(Exception):
@@ -67,7 +67,9 @@ def read_text(path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     except OSError as exc:
         raise SubmissionError(f"{path}: cannot stat ({exc.strerror})") from None
     if stat.S_ISLNK(info.st_mode):
-        raise SubmissionError(f"{path}: is a symlink (to {os.readlink(path)}); submit a regular file")
+        raise SubmissionError(
+            f"{path}: is a symlink (to {os.readlink(path)}); submit a regular file"
+        )
     if stat.S_ISDIR(info.st_mode):
         raise SubmissionError(f"{path}: is a directory, not a CSV file")
     if not stat.S_ISREG(info.st_mode):
@@ -82,7 +84,9 @@ def read_text(path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     try:
         return data.decode("utf-8-sig")  # a UTF-8 byte-order mark is harmless
     except UnicodeDecodeError as exc:
-        raise SubmissionError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})") from None
+        raise SubmissionError(
+            f"{path}: not UTF-8 text (invalid byte at offset {exc.start})"
+        ) from None
 
 
 def _read_capped(path: str, max_bytes: int) -> bytes:
@@ -97,7 +101,9 @@ def _read_capped(path: str, max_bytes: int) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise SubmissionError(f"{path}: is not a regular file")
         if info.st_size > max_bytes:
-            raise SubmissionError(f"{path}: too large ({info.st_size} bytes; the limit is {max_bytes})")
+            raise SubmissionError(
+                f"{path}: too large ({info.st_size} bytes; the limit is {max_bytes})"
+            )
         chunks, total = [], 0
         while total <= max_bytes:  # in chunks: the file may grow after fstat
             chunk = handle.read(1 << 20)
@@ -115,7 +121,7 @@ def column_cap(reference_columns: int) -> int:
     return max(MAX_COLUMNS, 2 * reference_columns)
 
 
-def header_fields(text: str, name: str, max_columns: Optional[int] = MAX_COLUMNS) -> list:
+def header_fields(text: str, name: str, max_columns: int | None = MAX_COLUMNS) -> list:
     """The header's fields, refusing a header that cannot be read or is too wide: pandas
     spends about 0.1 ms a column, so a 100 MB header would take it half an hour."""
     try:
@@ -127,7 +133,7 @@ def header_fields(text: str, name: str, max_columns: Optional[int] = MAX_COLUMNS
     return header
 
 
-def parse_csv(text: str, name: str, max_columns: Optional[int] = MAX_COLUMNS) -> pd.DataFrame:
+def parse_csv(text: str, name: str, max_columns: int | None = MAX_COLUMNS) -> pd.DataFrame:
     """Every cell as a string, exactly as written (no NaN guessing), so the checks below can
     say precisely what is wrong with a value."""
     header = header_fields(text, name, max_columns)
@@ -148,8 +154,9 @@ def parse_csv(text: str, name: str, max_columns: Optional[int] = MAX_COLUMNS) ->
     return frame
 
 
-def read_csv_strict(path, max_bytes: int = DEFAULT_MAX_BYTES,
-                    max_columns: Optional[int] = MAX_COLUMNS) -> pd.DataFrame:
+def read_csv_strict(
+    path, max_bytes: int = DEFAULT_MAX_BYTES, max_columns: int | None = MAX_COLUMNS
+) -> pd.DataFrame:
     """A submission (or, with the caps lifted, a reference file) parsed by `parse_csv`."""
     return parse_csv(read_text(path, max_bytes), os.fspath(path), max_columns)
 
@@ -164,7 +171,8 @@ def check_columns(frame: pd.DataFrame, expected: Sequence[str], name: str) -> No
                 raise SubmissionError(f"{name}: columns are separated by {sep!r}; use commas")
     if missing:
         raise SubmissionError(
-            f"{name}: missing column(s) {_listing(missing)} (found {_listing(found)})")
+            f"{name}: missing column(s) {_listing(missing)} (found {_listing(found)})"
+        )
     if extra:
         raise SubmissionError(f"{name}: unexpected column(s) {_listing(extra)}")
 
@@ -178,7 +186,7 @@ def _text_keys(values) -> pd.Index:
     return pd.Index([str(v).strip() for v in values], dtype=object)
 
 
-def _numeric_keys(keys: pd.Index) -> Optional[pd.Index]:
+def _numeric_keys(keys: pd.Index) -> pd.Index | None:
     """Exact decimal ids (equal Decimals hash alike, so an agent writing 7.0 for id 7 still
     matches; floats would merge 20-digit ids), or None when some id is not a number."""
     try:
@@ -202,7 +210,9 @@ def check_ids(frame: pd.DataFrame, id_column: str, reference_ids, name: str) -> 
             known = keys.isin(reference)
     if keys.has_duplicates:
         duplicated = keys[keys.duplicated()].unique()
-        raise SubmissionError(f"{name}: duplicate id(s) in column {id_column!r}: {_listing(duplicated)}")
+        raise SubmissionError(
+            f"{name}: duplicate id(s) in column {id_column!r}: {_listing(duplicated)}"
+        )
     if len(keys) != len(reference):
         raise SubmissionError(f"{name}: has {len(keys)} rows, expected {len(reference)}")
     unknown = keys[~known]
@@ -211,7 +221,9 @@ def check_ids(frame: pd.DataFrame, id_column: str, reference_ids, name: str) -> 
     return keys.get_indexer(reference)
 
 
-def numeric_values(column: pd.Series, name: str, ids: Sequence, probability: bool = False) -> np.ndarray:
+def numeric_values(
+    column: pd.Series, name: str, ids: Sequence, probability: bool = False
+) -> np.ndarray:
     """The column as finite floats; a specific error for empty, NaN, text, inf or, with
     `probability`, anything outside [0, 1]."""
     text = column.astype(str).str.strip()
@@ -225,13 +237,17 @@ def numeric_values(column: pd.Series, name: str, ids: Sequence, probability: boo
     infinite = np.flatnonzero(np.isinf(values))
     if len(infinite):
         row = infinite[0]
-        raise SubmissionError(f"{name}: infinite value {quoted(text.iloc[row])} in {label}{_at(row, ids)}")
+        raise SubmissionError(
+            f"{name}: infinite value {quoted(text.iloc[row])} in {label}{_at(row, ids)}"
+        )
     if probability:
         outside = np.flatnonzero((values < 0) | (values > 1))
         if len(outside):
             row = outside[0]
             raise SubmissionError(
-                f"{name}: probability {_cut(text.iloc[row])} outside [0, 1] in {label}{_at(row, ids)}")
+                f"{name}: probability {_cut(text.iloc[row])} outside [0, 1] "
+                f"in {label}{_at(row, ids)}"
+            )
     return values
 
 
@@ -239,7 +255,9 @@ def label_values(column: pd.Series, name: str, ids: Sequence) -> np.ndarray:
     text = column.astype(str).str.strip()
     empty = np.flatnonzero((text == "").to_numpy())
     if len(empty):
-        raise SubmissionError(f"{name}: missing value in column {quoted(column.name)}{_at(empty[0], ids)}")
+        raise SubmissionError(
+            f"{name}: missing value in column {quoted(column.name)}{_at(empty[0], ids)}"
+        )
     return text.to_numpy(dtype=object)
 
 
@@ -248,8 +266,13 @@ def is_numeric_column(column: pd.Series) -> bool:
     return bool(np.isfinite(values.to_numpy(dtype=float)).all())
 
 
-def check_values(frame: pd.DataFrame, reference: pd.DataFrame, id_column: str, name: str,
-                 probability_columns: Sequence[str] = ()) -> None:
+def check_values(
+    frame: pd.DataFrame,
+    reference: pd.DataFrame,
+    id_column: str,
+    name: str,
+    probability_columns: Sequence[str] = (),
+) -> None:
     """Each target column holds what the reference's holds: numbers where it has numbers."""
     ids = list(frame[id_column])
     for column in reference.columns:
@@ -261,15 +284,24 @@ def check_values(frame: pd.DataFrame, reference: pd.DataFrame, id_column: str, n
             label_values(frame[column], name, ids)
 
 
-def validate_frames(frame: pd.DataFrame, reference: pd.DataFrame, id_column: str, name: str,
-                    probability_columns: Sequence[str] = ()) -> None:
+def validate_frames(
+    frame: pd.DataFrame,
+    reference: pd.DataFrame,
+    id_column: str,
+    name: str,
+    probability_columns: Sequence[str] = (),
+) -> None:
     check_columns(frame, [str(c) for c in reference.columns], name)
     check_ids(frame, id_column, reference[id_column], name)
     check_values(frame, reference, id_column, name, probability_columns)
 
 
-def validate_submission(submission_path, sample_submission_path, id_column: Optional[str] = None,
-                        probability_columns: Sequence[str] = ()) -> ValidationResult:
+def validate_submission(
+    submission_path,
+    sample_submission_path,
+    id_column: str | None = None,
+    probability_columns: Sequence[str] = (),
+) -> ValidationResult:
     """Compare a submission's format with the sample submission (no labels involved).
 
     `id_column` defaults to the sample's first column; `probability_columns` must hold
@@ -280,7 +312,9 @@ def validate_submission(submission_path, sample_submission_path, id_column: Opti
         raise SubmissionError(f"{sample_submission_path}: has no id column {id_column!r}")
     name = os.fspath(submission_path)
     try:
-        frame = read_csv_strict(submission_path, size_limit(sample_submission_path), column_cap(len(sample.columns)))
+        frame = read_csv_strict(
+            submission_path, size_limit(sample_submission_path), column_cap(len(sample.columns))
+        )
         validate_frames(frame, sample, id_column, name, probability_columns)
     except SubmissionError as exc:
         return ValidationResult(False, str(exc))
@@ -294,7 +328,11 @@ def quoted(value) -> str:
 
 
 def _cut(text: str) -> str:
-    return text if len(text) <= _QUOTED_CHARS else f"{text[:_QUOTED_CHARS]}... ({len(text)} characters)"
+    return (
+        text
+        if len(text) <= _QUOTED_CHARS
+        else f"{text[:_QUOTED_CHARS]}... ({len(text)} characters)"
+    )
 
 
 def _at(row: int, ids: Sequence) -> str:
@@ -311,23 +349,31 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="validate-submission",
-        description="Check a submission CSV's format against the sample submission (no labels).")
+        description="Check a submission CSV's format against the sample submission (no labels).",
+    )
     parser.add_argument("submission", help="your submission.csv")
     parser.add_argument("sample", help="the competition's sample_submission.csv")
     parser.add_argument("--id-column", default=None, help="id column (default: the sample's first)")
-    parser.add_argument("--probabilities", action="store_true",
-                        help="every non-id column must hold probabilities in [0, 1]")
+    parser.add_argument(
+        "--probabilities",
+        action="store_true",
+        help="every non-id column must hold probabilities in [0, 1]",
+    )
     args = parser.parse_args(argv)
     try:
         probability_columns: Sequence[str] = ()
         if args.probabilities:
-            sample_columns = [str(c) for c in read_csv_strict(args.sample, 2**62, max_columns=None).columns]
+            sample_columns = [
+                str(c) for c in read_csv_strict(args.sample, 2**62, max_columns=None).columns
+            ]
             id_column = args.id_column or sample_columns[0]
             probability_columns = [c for c in sample_columns if c != id_column]
-        result = validate_submission(args.submission, args.sample, args.id_column, probability_columns)
+        result = validate_submission(
+            args.submission, args.sample, args.id_column, probability_columns
+        )
     except SubmissionError as exc:
         print(f"cannot validate: sample submission is unusable: {exc}")
         return 2

@@ -14,23 +14,23 @@ from __future__ import annotations
 
 import io
 import os
-from contextlib import contextmanager
 import shutil
 import stat
 import tarfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable, Iterator
 
 from mleray.sandbox.contract import OUTPUT_LOG_NAME, redact
 
-SUBMISSION_CAP = 1024**3           # submission tree: 1 GiB
-LOGS_CAP = 256 * 1024**2           # logs tree
-CODE_CAP = 256 * 1024**2           # code tree
-_REDACT_MAX_FILE = 64 * 1024**2    # larger files are dropped rather than scanned when secrets exist
-MAX_ENTRIES = 50_000               # files and folders per tree
-MAX_DEPTH = 32                     # folder levels below a tree's top
-PASS_OVER_BUDGET = 4 * 1024**3     # archive bytes read and dropped per tree before giving up
+SUBMISSION_CAP = 1024**3  # submission tree: 1 GiB
+LOGS_CAP = 256 * 1024**2  # logs tree
+CODE_CAP = 256 * 1024**2  # code tree
+_REDACT_MAX_FILE = 64 * 1024**2  # larger files are dropped rather than scanned when secrets exist
+MAX_ENTRIES = 50_000  # files and folders per tree
+MAX_DEPTH = 32  # folder levels below a tree's top
+PASS_OVER_BUDGET = 4 * 1024**3  # archive bytes read and dropped per tree before giving up
 
 
 @dataclass
@@ -46,7 +46,10 @@ class Collected:
 
 
 def collect_artifacts(
-    art: Path, collect_tree: Callable[[str, Path, int], Collected], output: bytes, secrets: dict[str, str]
+    art: Path,
+    collect_tree: Callable[[str, Path, int], Collected],
+    output: bytes,
+    secrets: dict[str, str],
 ) -> str:
     """Fill `art` with the submission, logs and code trees (`collect_tree(name, dest, cap)`
     copies one), the agent's output as logs/mleray-agent-output.log, secrets redacted;
@@ -142,7 +145,9 @@ def extract_archive(chunks: Iterable[bytes], dest: Path, cap_bytes: int) -> Coll
             elif collected.bytes + member.size <= cap_bytes:
                 _write_member(archive, member, dest / rel, collected)
             elif passed_over + member.size > PASS_OVER_BUDGET:
-                collected.skip(member.name, f"stopped: {member.size} bytes over the {cap_bytes} byte cap")
+                collected.skip(
+                    member.name, f"stopped: {member.size} bytes over the {cap_bytes} byte cap"
+                )
                 break  # reading past it would stream every byte of it
             else:
                 passed_over += member.size
@@ -157,7 +162,9 @@ def _make_dir(target: Path, name: str, collected: Collected) -> None:
         collected.skip(name, exc.strerror or type(exc).__name__)
 
 
-def _write_member(archive: tarfile.TarFile, member: tarfile.TarInfo, target: Path, collected: Collected) -> None:
+def _write_member(
+    archive: tarfile.TarFile, member: tarfile.TarInfo, target: Path, collected: Collected
+) -> None:
     source = archive.extractfile(member)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -198,8 +205,9 @@ def _copy_dir(src: Path, dest: Path, cap: int, collected: Collected, depth: int)
                 collected.skip(entry.path, exc.strerror or type(exc).__name__)
 
 
-def _copy_entry(entry: os.DirEntry, info: os.stat_result, dest: Path, cap: int, collected: Collected,
-                depth: int) -> None:
+def _copy_entry(
+    entry: os.DirEntry, info: os.stat_result, dest: Path, cap: int, collected: Collected, depth: int
+) -> None:
     if stat.S_ISDIR(info.st_mode):
         (dest / entry.name).mkdir()
         _copy_dir(Path(entry.path), dest / entry.name, cap, collected, depth + 1)

@@ -19,9 +19,10 @@ CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES, plus the agent's env and named sec
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,9 @@ class RunRequest:
     trial_id: str
     sweep: str
     competition_id: str
-    public_dir: Path          # host dir with the public files and description.md
-    agent_dir: Path           # the agent's folder (config.yaml, Dockerfile, entry script)
-    workdir: Path             # host dir the backend owns for this attempt's artifacts
+    public_dir: Path  # host dir with the public files and description.md
+    agent_dir: Path  # the agent's folder (config.yaml, Dockerfile, entry script)
+    workdir: Path  # host dir the backend owns for this attempt's artifacts
     model: str | None = None
     seed: int = 0
     time_limit: float = 600.0  # seconds of agent wall time before SIGTERM
@@ -49,25 +50,25 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class Snapshot:
-    elapsed_seconds: float   # since the agent started
-    path: Path               # host copy of submission.csv at that moment
+    elapsed_seconds: float  # since the agent started
+    path: Path  # host copy of submission.csv at that moment
 
 
 @dataclass(frozen=True)
 class SandboxResult:
-    status: str                    # a FailureKind value
+    status: str  # a FailureKind value
     error: str | None
     exit_code: int | None
     wall_seconds: float
-    cpu_seconds: float | None      # agent CPU time, where the backend can measure it
+    cpu_seconds: float | None  # agent CPU time, where the backend can measure it
     peak_memory_bytes: int | None
-    submission_path: Path | None   # host path of the final submission.csv, if any
+    submission_path: Path | None  # host path of the final submission.csv, if any
     logs_dir: Path | None
     code_dir: Path | None
     snapshots: tuple[Snapshot, ...] = ()
-    sandbox: str = ""              # backend name: "docker" or "local"
+    sandbox: str = ""  # backend name: "docker" or "local"
     image_id: str | None = None
-    isolated: bool = True          # False for `local`: results record it
+    isolated: bool = True  # False for `local`: results record it
 
 
 @runtime_checkable

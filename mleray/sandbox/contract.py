@@ -25,6 +25,7 @@ OUTPUT_LOG_NAME = "mleray-agent-output.log"  # the agent's stdout+stderr, in the
 @dataclass(frozen=True)
 class AgentPaths:
     """Where the agent finds things, as the agent sees them."""
+
     data: str
     submission: str
     logs: str
@@ -36,9 +37,14 @@ class AgentPaths:
 
 
 CONTAINER_PATHS = AgentPaths(
-    data="/home/data", submission="/home/submission", logs="/home/logs", code="/home/code",
-    instructions="/home/instructions.md", agent_dir="/opt/agent",
-    validator="/opt/mleray/validate.py", home="/home/agent",
+    data="/home/data",
+    submission="/home/submission",
+    logs="/home/logs",
+    code="/home/code",
+    instructions="/home/instructions.md",
+    agent_dir="/opt/agent",
+    validator="/opt/mleray/validate.py",
+    home="/home/agent",
 )
 
 
@@ -85,15 +91,24 @@ def agent_environment(
 
 
 def instructions_text(request: RunRequest, agent: AgentConfig, paths: AgentPaths) -> str:
-    network = ("none: only loopback; no internet access." if agent.network == "none"
-               else "bridge: outbound network access for API calls.")
+    network = (
+        "none: only loopback; no internet access."
+        if agent.network == "none"
+        else "bridge: outbound network access for API calls."
+    )
     gpus = ", ".join(request.gpu_ids) if request.gpu_ids else "none"
     return Template(INSTRUCTIONS_TEMPLATE.read_text()).substitute(
-        competition_id=request.competition_id, data_dir=paths.data,
-        submission_dir=paths.submission, code_dir=paths.code, logs_dir=paths.logs,
-        time_limit=f"{request.time_limit:g}", grace_period=f"{request.grace_period:g}",
-        cpus=f"{request.cpus:g}", memory=f"{request.memory_bytes / 1024**3:.3g} GiB",
-        gpus=gpus, network=network,
+        competition_id=request.competition_id,
+        data_dir=paths.data,
+        submission_dir=paths.submission,
+        code_dir=paths.code,
+        logs_dir=paths.logs,
+        time_limit=f"{request.time_limit:g}",
+        grace_period=f"{request.grace_period:g}",
+        cpus=f"{request.cpus:g}",
+        memory=f"{request.memory_bytes / 1024**3:.3g} GiB",
+        gpus=gpus,
+        network=network,
     )
 
 

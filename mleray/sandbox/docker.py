@@ -36,7 +36,12 @@ from mleray.errors import FailureKind, InfraError, SandboxUnavailableError
 from mleray.sandbox import artifacts
 from mleray.sandbox.base import RunRequest, SandboxResult
 from mleray.sandbox.contract import (
-    CONTAINER_PATHS, VALIDATE_WRAPPER, VALIDATOR, agent_environment, instructions_text, redact,
+    CONTAINER_PATHS,
+    VALIDATE_WRAPPER,
+    VALIDATOR,
+    agent_environment,
+    instructions_text,
+    redact,
 )
 from mleray.sandbox.snapshots import SnapshotTaker
 from mleray.sandbox.usage import UsageSampler
@@ -50,8 +55,13 @@ OUTPUT_LOG_CAP = "10m"  # json-file max-size: the agent's stdout cannot fill the
 
 def missing_image_message(tag: str, agent: AgentConfig) -> str:
     if agent.image and not agent.dockerfile:  # nothing mleray could build
-        return f"prebuilt image {tag} for agent {agent.name} is not on this node: docker pull {tag} (or docker load)"
-    return f"image {tag} for agent {agent.name} is not built: run `mleray agents build {agent.name}`"
+        return (
+            f"prebuilt image {tag} for agent {agent.name} is not on this node: "
+            f"docker pull {tag} (or docker load)"
+        )
+    return (
+        f"image {tag} for agent {agent.name} is not built: run `mleray agents build {agent.name}`"
+    )
 
 
 class DockerSandbox:
@@ -131,7 +141,11 @@ class DockerSandbox:
             return _ContainerRun(self, container, request, workdir, cancel, image.id).execute()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             detail = getattr(exc, "explanation", None) or str(exc)
-            raise InfraError(redact(f"docker error for trial {request.trial_id}: {detail}", dict(request.secrets))) from exc
+            raise InfraError(
+                redact(
+                    f"docker error for trial {request.trial_id}: {detail}", dict(request.secrets)
+                )
+            ) from exc
         finally:
             # by name when `create` did not return (interrupted, timed out): the engine
             # may have made the container all the same
@@ -141,7 +155,15 @@ class DockerSandbox:
         from docker.types import DeviceRequest, LogConfig, Mount
 
         attach = bool(request.gpu_ids) and self.gpu_runtime()
-        devices = [DeviceRequest(driver="nvidia", device_ids=list(request.gpu_ids), capabilities=[["gpu"]])] if attach else []
+        devices = (
+            [
+                DeviceRequest(
+                    driver="nvidia", device_ids=list(request.gpu_ids), capabilities=[["gpu"]]
+                )
+            ]
+            if attach
+            else []
+        )
         return self.client.containers.create(
             image=tag,
             command=agent.command_for(CONTAINER_AGENT_DIR),
@@ -150,8 +172,14 @@ class DockerSandbox:
             environment=agent_environment(request, agent, CONTAINER_PATHS, devices_attached=attach),
             user=f"{AGENT_UID}:{AGENT_UID}",
             working_dir=CONTAINER_PATHS.home,
-            mounts=[Mount(target=CONTAINER_PATHS.data, source=str(Path(request.public_dir).resolve()),
-                          type="bind", read_only=True)],
+            mounts=[
+                Mount(
+                    target=CONTAINER_PATHS.data,
+                    source=str(Path(request.public_dir).resolve()),
+                    type="bind",
+                    read_only=True,
+                )
+            ],
             network_mode=agent.network,
             nano_cpus=int(request.cpus * 1e9),
             mem_limit=request.memory_bytes,
@@ -162,7 +190,9 @@ class DockerSandbox:
             security_opt=["no-new-privileges"],
             init=True,
             device_requests=devices,
-            log_config=LogConfig(type="json-file", config={"max-size": OUTPUT_LOG_CAP, "max-file": "1"}),
+            log_config=LogConfig(
+                type="json-file", config={"max-size": OUTPUT_LOG_CAP, "max-file": "1"}
+            ),
             detach=True,
         )
 
@@ -170,7 +200,15 @@ class DockerSandbox:
 class _ContainerRun:
     """One started container: the poll loop, limits, usage sampling and collection."""
 
-    def __init__(self, sandbox: DockerSandbox, container, request: RunRequest, workdir: Path, cancel, image_id):
+    def __init__(
+        self,
+        sandbox: DockerSandbox,
+        container,
+        request: RunRequest,
+        workdir: Path,
+        cancel,
+        image_id,
+    ):
         self.sandbox = sandbox
         self.container = container
         self.request = request
@@ -234,8 +272,12 @@ class _ContainerRun:
 
     def _collect(self) -> str:
         """Copy the agent's trees and output into workdir/artifacts; a note on skipped files."""
-        return artifacts.collect_artifacts(self.workdir / "artifacts", self._collect_tree,
-                                           self.container.logs(stdout=True, stderr=True), dict(self.request.secrets))
+        return artifacts.collect_artifacts(
+            self.workdir / "artifacts",
+            self._collect_tree,
+            self.container.logs(stdout=True, stderr=True),
+            dict(self.request.secrets),
+        )
 
     def _collect_tree(self, name: str, dest: Path, cap: int) -> artifacts.Collected:
         import docker
@@ -247,7 +289,9 @@ class _ContainerRun:
             return artifacts.Collected()
         return artifacts.extract_archive(bits, dest, cap)
 
-    def _classify(self, stop_reason, exit_code: int, oom_killed: bool) -> tuple[FailureKind, str | None]:
+    def _classify(
+        self, stop_reason, exit_code: int, oom_killed: bool
+    ) -> tuple[FailureKind, str | None]:
         if stop_reason is FailureKind.CANCELLED:
             return stop_reason, "cancelled"
         if stop_reason is FailureKind.TIMEOUT:
@@ -258,21 +302,41 @@ class _ContainerRun:
             return FailureKind.AGENT_ERROR, f"agent exited with code {exit_code}"
         return FailureKind.COMPLETED, None
 
-    def _result(self, kind: FailureKind, error, exit_code, wall: float, submission) -> SandboxResult:
+    def _result(
+        self, kind: FailureKind, error, exit_code, wall: float, submission
+    ) -> SandboxResult:
         art = self.workdir / "artifacts"
         return SandboxResult(
-            status=kind.value, error=redact(error, dict(self.request.secrets)) if error else None,
-            exit_code=exit_code, wall_seconds=wall, cpu_seconds=self.usage.cpu_seconds,
-            peak_memory_bytes=self.usage.peak_memory_bytes, submission_path=submission,
-            logs_dir=art / "logs", code_dir=art / "code", snapshots=self.snapshots.taken,
-            sandbox="docker", image_id=self.image_id, isolated=True,
+            status=kind.value,
+            error=redact(error, dict(self.request.secrets)) if error else None,
+            exit_code=exit_code,
+            wall_seconds=wall,
+            cpu_seconds=self.usage.cpu_seconds,
+            peak_memory_bytes=self.usage.peak_memory_bytes,
+            submission_path=submission,
+            logs_dir=art / "logs",
+            code_dir=art / "code",
+            snapshots=self.snapshots.taken,
+            sandbox="docker",
+            image_id=self.image_id,
+            isolated=True,
         )
 
     @staticmethod
     def empty_result(kind: FailureKind, error: str) -> SandboxResult:
-        return SandboxResult(status=kind.value, error=error, exit_code=None, wall_seconds=0.0, cpu_seconds=None,
-                             peak_memory_bytes=None, submission_path=None, logs_dir=None, code_dir=None,
-                             sandbox="docker", isolated=True)
+        return SandboxResult(
+            status=kind.value,
+            error=error,
+            exit_code=None,
+            wall_seconds=0.0,
+            cpu_seconds=None,
+            peak_memory_bytes=None,
+            submission_path=None,
+            logs_dir=None,
+            code_dir=None,
+            sandbox="docker",
+            isolated=True,
+        )
 
 
 def _runtime_archive(request: RunRequest, agent: AgentConfig) -> bytes:
@@ -284,7 +348,13 @@ def _runtime_archive(request: RunRequest, agent: AgentConfig) -> bytes:
             _add(archive, folder, None, 0o755, AGENT_UID)
         for folder in ("opt/mleray", "opt/mleray/bin"):
             _add(archive, folder, None, 0o755, 0)
-        _add(archive, "home/instructions.md", instructions_text(request, agent, CONTAINER_PATHS).encode(), 0o644, 0)
+        _add(
+            archive,
+            "home/instructions.md",
+            instructions_text(request, agent, CONTAINER_PATHS).encode(),
+            0o644,
+            0,
+        )
         _add(archive, "opt/mleray/bin/validate-submission", VALIDATE_WRAPPER.read_bytes(), 0o755, 0)
         if VALIDATOR.is_file():
             _add(archive, "opt/mleray/validate.py", VALIDATOR.read_bytes(), 0o644, 0)
@@ -312,8 +382,10 @@ def _container_name(request: RunRequest) -> str:
 def _state_wall_seconds(state: dict) -> float | None:
     """Agent wall time from the engine's own start/finish stamps (nanosecond RFC 3339)."""
     try:
-        start, end = (datetime.fromisoformat(state[k][:26].rstrip("Z") + "+00:00")
-                      for k in ("StartedAt", "FinishedAt"))
+        start, end = (
+            datetime.fromisoformat(state[k][:26].rstrip("Z") + "+00:00")
+            for k in ("StartedAt", "FinishedAt")
+        )
     except (KeyError, ValueError, TypeError):
         return None
     seconds = (end - start).total_seconds()

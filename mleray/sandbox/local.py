@@ -27,7 +27,12 @@ from mleray.errors import FailureKind, InfraError
 from mleray.sandbox import artifacts
 from mleray.sandbox.base import RunRequest, SandboxResult
 from mleray.sandbox.contract import (
-    VALIDATE_WRAPPER, VALIDATOR, AgentPaths, agent_environment, instructions_text, redact,
+    VALIDATE_WRAPPER,
+    VALIDATOR,
+    AgentPaths,
+    agent_environment,
+    instructions_text,
+    redact,
 )
 from mleray.sandbox.snapshots import SnapshotTaker
 
@@ -50,7 +55,9 @@ class LocalSandbox:
             paths = _workspace(scratch, request, agent)
             env = _environment(request, agent, paths)
             command = agent.command_for(agent.dir)
-            return _LocalRun(request, paths, workdir, cancel).execute(command, env, Path(paths.home))
+            return _LocalRun(request, paths, workdir, cancel).execute(
+                command, env, Path(paths.home)
+            )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -60,9 +67,14 @@ def _workspace(scratch: Path, request: RunRequest, agent) -> AgentPaths:
     for name in ("submission", "logs", "code", "agent"):
         (home / name).mkdir(parents=True)
     paths = AgentPaths(
-        data=str(Path(request.public_dir).resolve()), submission=str(home / "submission"),
-        logs=str(home / "logs"), code=str(home / "code"), instructions=str(home / "instructions.md"),
-        agent_dir=str(agent.dir), validator=str(VALIDATOR), home=str(home / "agent"),
+        data=str(Path(request.public_dir).resolve()),
+        submission=str(home / "submission"),
+        logs=str(home / "logs"),
+        code=str(home / "code"),
+        instructions=str(home / "instructions.md"),
+        agent_dir=str(agent.dir),
+        validator=str(VALIDATOR),
+        home=str(home / "agent"),
     )
     Path(paths.instructions).write_text(instructions_text(request, agent, paths))
     return paths
@@ -70,9 +82,15 @@ def _workspace(scratch: Path, request: RunRequest, agent) -> AgentPaths:
 
 def _environment(request: RunRequest, agent, paths: AgentPaths) -> dict[str, str]:
     env = agent_environment(request, agent, paths)
-    search = [str(Path(sys.executable).parent), str(VALIDATE_WRAPPER.parent), os.environ.get("PATH", "")]
+    search = [
+        str(Path(sys.executable).parent),
+        str(VALIDATE_WRAPPER.parent),
+        os.environ.get("PATH", ""),
+    ]
     env["PATH"] = os.pathsep.join(p for p in search if p)
-    env["PYTHONDONTWRITEBYTECODE"] = "1"  # the agent's folder is the user's source tree: leave it clean
+    env["PYTHONDONTWRITEBYTECODE"] = (
+        "1"  # the agent's folder is the user's source tree: leave it clean
+    )
     return env
 
 
@@ -90,10 +108,19 @@ class _LocalRun:
         output_path = Path(self.paths.logs).parent / "output.log"
         with open(output_path, "wb") as output:
             try:
-                proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=output,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+                proc = subprocess.Popen(
+                    command,
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             except OSError as exc:
-                raise InfraError(f"cannot start agent command {command[0]!r}: {exc.strerror}") from exc
+                raise InfraError(
+                    f"cannot start agent command {command[0]!r}: {exc.strerror}"
+                ) from exc
             started = time.monotonic()
             try:
                 status, usage, stop_reason = self._wait(proc.pid, started)
@@ -123,21 +150,37 @@ class _LocalRun:
 
     def _write_submission(self, target: Path, max_bytes: int) -> bool:
         source = Path(self.paths.submission) / "submission.csv"
-        return artifacts.copy_file(source, target, min(max_bytes, artifacts.SUBMISSION_CAP)) is not None
+        return (
+            artifacts.copy_file(source, target, min(max_bytes, artifacts.SUBMISSION_CAP))
+            is not None
+        )
 
-    def _finish(self, status: int, usage, stop_reason, wall: float, output_path: Path) -> SandboxResult:
-        collected = _collect(Path(self.paths.submission).parent, output_path, self.workdir, self.request.secrets)
+    def _finish(
+        self, status: int, usage, stop_reason, wall: float, output_path: Path
+    ) -> SandboxResult:
+        collected = _collect(
+            Path(self.paths.submission).parent, output_path, self.workdir, self.request.secrets
+        )
         submission = self.workdir / "artifacts" / "submission" / "submission.csv"
         submission = submission if submission.is_file() else None
         self.snapshots.finish(wall, submission)
         exit_code = os.waitstatus_to_exitcode(status)
         if stop_reason is not None:
-            kind, error = stop_reason, ("cancelled" if stop_reason is FailureKind.CANCELLED
-                                        else f"time limit of {self.request.time_limit:g}s exceeded")
+            kind, error = (
+                stop_reason,
+                (
+                    "cancelled"
+                    if stop_reason is FailureKind.CANCELLED
+                    else f"time limit of {self.request.time_limit:g}s exceeded"
+                ),
+            )
         elif exit_code != 0:
             kind = FailureKind.AGENT_ERROR
-            error = (f"agent exited with code {exit_code}" if exit_code > 0
-                     else f"agent killed by signal {signal.Signals(-exit_code).name}")
+            error = (
+                f"agent exited with code {exit_code}"
+                if exit_code > 0
+                else f"agent killed by signal {signal.Signals(-exit_code).name}"
+            )
         else:
             kind, error = FailureKind.COMPLETED, None
         if collected and error:
@@ -146,24 +189,36 @@ class _LocalRun:
         peak = usage.ru_maxrss * 1024  # Linux reports KiB
         return self._result(kind, error, exit_code, wall, submission, cpu, peak)
 
-    def _result(self, kind, error, exit_code, wall, submission, cpu=None, peak=None) -> SandboxResult:
+    def _result(
+        self, kind, error, exit_code, wall, submission, cpu=None, peak=None
+    ) -> SandboxResult:
         art = self.workdir / "artifacts"
         return SandboxResult(
-            status=kind.value, error=redact(error, self.request.secrets) if error else None,
-            exit_code=exit_code, wall_seconds=wall, cpu_seconds=cpu, peak_memory_bytes=peak,
+            status=kind.value,
+            error=redact(error, self.request.secrets) if error else None,
+            exit_code=exit_code,
+            wall_seconds=wall,
+            cpu_seconds=cpu,
+            peak_memory_bytes=peak,
             submission_path=submission,
             logs_dir=art / "logs" if (art / "logs").is_dir() else None,
             code_dir=art / "code" if (art / "code").is_dir() else None,
-            snapshots=self.snapshots.taken, sandbox="local", image_id=None, isolated=False,
+            snapshots=self.snapshots.taken,
+            sandbox="local",
+            image_id=None,
+            isolated=False,
         )
 
 
 def _collect(home: Path, output_path: Path, workdir: Path, secrets) -> str:
     """Copy the agent's trees into workdir/artifacts; returns a note on skipped files."""
+
     def copy(name: str, dest: Path, cap: int) -> artifacts.Collected:
         return artifacts.copy_tree(home / name, dest, cap)
 
-    return artifacts.collect_artifacts(workdir / "artifacts", copy, _tail(output_path, 10 * 1024**2), dict(secrets))
+    return artifacts.collect_artifacts(
+        workdir / "artifacts", copy, _tail(output_path, 10 * 1024**2), dict(secrets)
+    )
 
 
 def _tail(path: Path, limit: int) -> bytes:

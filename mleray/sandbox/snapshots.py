@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from mleray.sandbox.base import Snapshot
 
@@ -26,7 +26,9 @@ SNAPSHOT_BUDGET_BYTES = 2 * 1024**3
 
 
 class SnapshotTaker:
-    def __init__(self, workdir: Path, interval: float | None, budget_bytes: int = SNAPSHOT_BUDGET_BYTES):
+    def __init__(
+        self, workdir: Path, interval: float | None, budget_bytes: int = SNAPSHOT_BUDGET_BYTES
+    ):
         self.directory = workdir / "snapshots"
         self.interval = interval
         self.budget_bytes = budget_bytes
@@ -48,7 +50,9 @@ class SnapshotTaker:
         return tuple(self._taken)
 
     def due(self, elapsed: float) -> bool:
-        return self.enabled and (self._last_try is None or elapsed - self._last_try >= self.interval)
+        return self.enabled and (
+            self._last_try is None or elapsed - self._last_try >= self.interval
+        )
 
     def offer(self, elapsed: float, write: WriteSubmission) -> None:
         """Take a snapshot now if one is due and the submission changed."""

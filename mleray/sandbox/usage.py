@@ -55,7 +55,11 @@ class UsageSampler:
         except OSError:
             return False
         if cpu_file.name == "cpu.stat":  # cgroup v2: usage_usec in microseconds
-            usec = next(int(line.split()[1]) for line in cpu_text.splitlines() if line.startswith("usage_usec"))
+            usec = next(
+                int(line.split()[1])
+                for line in cpu_text.splitlines()
+                if line.startswith("usage_usec")
+            )
             self._update(usec / 1e6, int(memory_text))
         else:
             self._update(int(cpu_text) / 1e9, int(memory_text))

@@ -1,4 +1,5 @@
 """gpu-probe: write what GPUs this container sees, then submit the sample submission."""
+
 import glob
 import json
 import os
@@ -8,8 +9,12 @@ import time
 
 logs = os.environ["MLERAY_LOGS_DIR"]
 try:  # the NVIDIA runtime mounts nvidia-smi into the container when a GPU is attached
-    seen = subprocess.run(["nvidia-smi", "--query-gpu=index,uuid", "--format=csv,noheader"],
-                          capture_output=True, text=True, timeout=60).stdout.split("\n")
+    seen = subprocess.run(
+        ["nvidia-smi", "--query-gpu=index,uuid", "--format=csv,noheader"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.split("\n")
     seen = [line.strip() for line in seen if line.strip()]
 except (OSError, subprocess.SubprocessError) as exc:
     seen = [f"error: {exc}"]

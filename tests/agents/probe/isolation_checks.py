@@ -66,8 +66,12 @@ def loopback_works():
 
 
 def docker_sockets():
-    candidates = ["/var/run/docker.sock", "/run/docker.sock", "/var/run/containerd/containerd.sock",
-                  "/run/containerd/containerd.sock"]
+    candidates = [
+        "/var/run/docker.sock",
+        "/run/docker.sock",
+        "/var/run/containerd/containerd.sock",
+        "/run/containerd/containerd.sock",
+    ]
     found = [p for p in candidates if os.path.exists(p)]
     found += [path for path, info in walk_files() if stat.S_ISSOCK(info.st_mode)]
     return sorted(set(found))

@@ -18,10 +18,24 @@ DATA = os.environ["MLERAY_DATA"]
 SUBMISSION = os.path.join(os.environ["MLERAY_SUBMISSION_DIR"], "submission.csv")
 LOGS = os.environ["MLERAY_LOGS_DIR"]
 CODE = os.environ["MLERAY_CODE_DIR"]
-ENV_NAMES = ["COMPETITION_ID", "MLERAY_SEED", "MLERAY_MODEL", "TIME_LIMIT_SECS", "MLERAY_GPU_IDS",
-             "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "MLERAY_DATA", "MLERAY_SUBMISSION_DIR",
-             "MLERAY_LOGS_DIR", "MLERAY_CODE_DIR", "MLERAY_INSTRUCTIONS", "MLERAY_AGENT_KWARGS",
-             "MLERAY_AGENT_DIR", "PROBE_PLAIN", "HOME"]
+ENV_NAMES = [
+    "COMPETITION_ID",
+    "MLERAY_SEED",
+    "MLERAY_MODEL",
+    "TIME_LIMIT_SECS",
+    "MLERAY_GPU_IDS",
+    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_VISIBLE_DEVICES",
+    "MLERAY_DATA",
+    "MLERAY_SUBMISSION_DIR",
+    "MLERAY_LOGS_DIR",
+    "MLERAY_CODE_DIR",
+    "MLERAY_INSTRUCTIONS",
+    "MLERAY_AGENT_KWARGS",
+    "MLERAY_AGENT_DIR",
+    "PROBE_PLAIN",
+    "HOME",
+]
 
 
 def write_json(name, value):
@@ -31,7 +45,9 @@ def write_json(name, value):
 
 def submit(text=None):
     if text is None:
-        shutil.copyfile(sorted(glob.glob(os.path.join(DATA, "sample_submission*.csv")))[0], SUBMISSION)
+        shutil.copyfile(
+            sorted(glob.glob(os.path.join(DATA, "sample_submission*.csv")))[0], SUBMISSION
+        )
     else:
         with open(SUBMISSION + ".tmp", "w") as handle:
             handle.write(text)
@@ -59,7 +75,9 @@ def env_report():
     report["data_files"] = sorted(os.listdir(DATA))
     report["uid"] = os.getuid()
     submit()
-    check = subprocess.run(["validate-submission"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check = subprocess.run(
+        ["validate-submission"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     report["validate_exit"] = check.returncode
     report["validate_output"] = check.stdout.decode(errors="replace").strip()
     write_json("env.json", report)
