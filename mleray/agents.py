@@ -18,7 +18,6 @@ folders (os.pathsep-separated) holding more agent folders; a directory path work
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -35,7 +34,6 @@ NETWORKS = ("none", "bridge")
 _FIELDS = {"name", "description", "build", "image", "command", "env", "kwargs", "network"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _SECRET = re.compile(r"^\$\{secret:([A-Za-z_][A-Za-z0-9_]*)\}$")
-_HASH_SKIP = {"__pycache__", ".git", ".pytest_cache"}
 # Set by mleray for every run (GPU grant, identity, time limit): an agent's env may not
 # override them, or a config line could take every GPU of a node.
 RESERVED_ENV = frozenset(
@@ -220,32 +218,3 @@ def resolve_secrets(agent: AgentConfig, environ: Mapping[str, str] | None = None
             )
         resolved[var] = environ[secret]
     return resolved
-
-
-def folder_digest(folder: Path) -> str:
-    """sha256 over the relative paths and bytes of a folder's files (caches skipped)."""
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if (
-            any(part in _HASH_SKIP for part in rel.parts)
-            or path.suffix == ".pyc"
-            or not path.is_file()
-        ):
-            continue
-        digest.update(str(rel.as_posix()).encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def image_tag(agent: AgentConfig, base_tag: str | None = None) -> str:
-    """The agent's image: its prebuilt `image`, or `mleray-agent-<name>:<hash>` of the agent
-    folder's contents and the base image tag it is built FROM."""
-    if agent.image and not agent.dockerfile:
-        return agent.image
-    if base_tag is None:
-        from mleray.images import base_image_tag
-
-        base_tag = base_image_tag()
-    digest = hashlib.sha256((folder_digest(agent.dir) + base_tag).encode()).hexdigest()[:12]
-    return f"mleray-agent-{agent.name}:{digest}"

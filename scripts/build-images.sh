@@ -7,4 +7,4 @@
 #                     or set MLERAY_CA_BUNDLE)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec "${PYTHON:-python3}" -m mleray.images "$@"
+exec "${PYTHON:-python3}" -m mleray.sandbox.images "$@"

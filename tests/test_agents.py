@@ -11,12 +11,12 @@ from typer.testing import CliRunner
 from mleray.agents import (
     BUILTIN_AGENTS_DIR,
     get_agent,
-    image_tag,
     list_agents,
     load_agent,
     resolve_secrets,
 )
 from mleray.errors import NotFoundError, SpecError
+from mleray.sandbox.images import image_tag
 
 
 def _agent_dir(tmp_path: Path, config: str, name: str = "mine") -> Path:

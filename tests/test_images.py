@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mleray import images
 from mleray.agents import load_agent
 from mleray.errors import SandboxUnavailableError, SpecError
+from mleray.sandbox import images
 
 
 def test_base_tag_hashes_package_list_and_script(tmp_path, monkeypatch):

@@ -79,7 +79,7 @@ def read_json(result, name: str) -> dict:
 @pytest.fixture(scope="session")
 def probe_image():
     """The probe agent's image (and the base image, if missing: minutes, once)."""
-    from mleray.images import build_agent_image
+    from mleray.sandbox.images import build_agent_image
 
     return build_agent_image(load_agent(PROBE_DIR)).tag
 

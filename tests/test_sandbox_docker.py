@@ -255,7 +255,7 @@ def prepared(builtin_data):
 
 @pytest.fixture(scope="module")
 def builtin_images():
-    from mleray.images import build_agent_image
+    from mleray.sandbox.images import build_agent_image
 
     return {name: build_agent_image(get_agent(name)).tag for name in ("noop", "sleep", "baseline")}
 

@@ -14,7 +14,8 @@ def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """List built-in agents and those on MLERAY_AGENTS_PATH."""
-    from mleray.agents import image_tag, list_agents
+    from mleray.agents import list_agents
+    from mleray.sandbox.images import image_tag
 
     rows = [
         {
@@ -62,7 +63,7 @@ def build_command(
 ) -> None:
     """Build an agent's image (and the base image first, when missing)."""
     from mleray.agents import get_agent
-    from mleray.images import build_agent_image
+    from mleray.sandbox.images import build_agent_image
 
     outcome = build_agent_image(get_agent(agent), force=force, ca_bundle=ca_bundle)
     typer.echo(f"{'built' if outcome.built else 'exists'} {outcome.tag}")

@@ -1,6 +1,6 @@
 """`DockerSandbox`: one container per trial attempt, through the Docker SDK.
 
-The container: the agent's image (`mleray.agents.image_tag`), the competition's public
+The container: the agent's image (`mleray.sandbox.images.image_tag`), the competition's public
 folder bind-mounted read-only at /home/data (nothing else of the host is mounted: no
 private answers, never the Docker socket), user 1000:1000, all capabilities dropped,
 no-new-privileges, `network_mode="none"` unless the agent config asks for `bridge`, CPU,
@@ -31,7 +31,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-from mleray.agents import CONTAINER_AGENT_DIR, AgentConfig, image_tag, load_agent
+from mleray.agents import CONTAINER_AGENT_DIR, AgentConfig, load_agent
 from mleray.errors import FailureKind, InfraError, SandboxUnavailableError
 from mleray.sandbox import artifacts
 from mleray.sandbox.base import RunRequest, SandboxResult
@@ -43,6 +43,7 @@ from mleray.sandbox.contract import (
     instructions_text,
     redact,
 )
+from mleray.sandbox.images import image_tag
 from mleray.sandbox.snapshots import SnapshotTaker
 from mleray.sandbox.usage import UsageSampler
 

@@ -5,7 +5,7 @@ The base image is a Debian bookworm root filesystem made by `debootstrap --varia
 reachable here. Its tag is `mleray-base:<hash>` of its inputs (package list + build script),
 so editing either builds a new image and an existing tag is never rebuilt. Agent images
 (`mleray-agent-<name>:<hash>`) are built FROM it with the classic builder; their hash covers
-the agent folder and the base tag (see `mleray.agents.image_tag`).
+the agent folder and the base tag (`image_tag`).
 
 CA bundle option: pip inside a container reaches PyPI only through a TLS proxy whose CA the
 host trusts. With `ca_bundle` (or env MLERAY_CA_BUNDLE) set, that bundle is copied into the
@@ -23,10 +23,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from mleray.agents import AgentConfig, image_tag, list_agents
+from mleray.agents import AgentConfig, list_agents
 from mleray.errors import MlerayError, SandboxUnavailableError, SpecError
 
-IMAGE_DIR = Path(__file__).parent / "sandbox" / "image"
+IMAGE_DIR = Path(__file__).parent / "image"
 PACKAGES_FILE = IMAGE_DIR / "packages.txt"
 ROOTFS_SCRIPT = IMAGE_DIR / "build-rootfs.sh"
 SUITE = "bookworm"
@@ -34,6 +34,7 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 BASE_REPOSITORY = "mleray-base"
 CA_BUNDLE_NAME = "mleray-ca.crt"
 OPTIONAL_AGENTS = frozenset({"aideml"})  # need the network at build time: built only on request
+_HASH_SKIP = {"__pycache__", ".git", ".pytest_cache"}  # never part of an agent image tag
 
 # Applied at `docker import`: the image's defaults when run without mleray's settings.
 _IMPORT_CHANGES = [
@@ -68,6 +69,33 @@ def base_image_tag() -> str:
     digest.update(ROOTFS_SCRIPT.read_bytes())
     digest.update("\n".join(_IMPORT_CHANGES).encode())
     return f"{BASE_REPOSITORY}:{digest.hexdigest()[:12]}"
+
+
+def folder_digest(folder: Path) -> str:
+    """sha256 over the relative paths and bytes of a folder's files (caches skipped)."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if (
+            any(part in _HASH_SKIP for part in rel.parts)
+            or path.suffix == ".pyc"
+            or not path.is_file()
+        ):
+            continue
+        digest.update(str(rel.as_posix()).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def image_tag(agent: AgentConfig, base_tag: str | None = None) -> str:
+    """The agent's image: its prebuilt `image`, or `mleray-agent-<name>:<hash>` of the agent
+    folder's contents and the base image tag it is built FROM."""
+    if agent.image and not agent.dockerfile:
+        return agent.image
+    if base_tag is None:
+        base_tag = base_image_tag()
+    digest = hashlib.sha256((folder_digest(agent.dir) + base_tag).encode()).hexdigest()[:12]
+    return f"mleray-agent-{agent.name}:{digest}"
 
 
 def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
@@ -243,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     parser = argparse.ArgumentParser(
-        prog="python -m mleray.images", description=__doc__.splitlines()[0]
+        prog="python -m mleray.sandbox.images", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--base-only", action="store_true", help="build only the base image")
     parser.add_argument("--force", action="store_true", help="rebuild even when the tag exists")
