@@ -46,12 +46,6 @@ def _register_commands() -> None:
         module.register(app)
 
 
-def fail(message: str) -> typer.Exit:
-    """Print a one-line usage error to stderr; `raise fail(...)` exits 2."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=2)
-
-
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     # Library warnings (e.g. an unreadable result file skipped) name their file already;
     # the user needs that line, not the source location that raised it.

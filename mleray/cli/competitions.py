@@ -34,7 +34,7 @@ MlebenchOption = typer.Option(None, "--mlebench-data-dir", help=MLEBENCH_HELP)
 
 def _paths(values: list[str] | None) -> list[str] | None:
     """The --competitions-path folders; a typo is an error, not a silently shorter list."""
-    from mleray.cli import fail
+    from mleray.cli.usage_errors import fail
 
     if not values:
         return None
@@ -46,7 +46,7 @@ def _paths(values: list[str] | None) -> list[str] | None:
 
 
 def _fail(exc: MlerayError) -> typer.Exit:
-    from mleray.cli import fail
+    from mleray.cli.usage_errors import fail
 
     return fail(str(exc))
 
@@ -134,7 +134,7 @@ def prepare_command(
 ) -> None:
     """Prepare competitions: raw data -> public/private files, with checksums."""
     from mleray import data, registry
-    from mleray.cli import fail
+    from mleray.cli.usage_errors import fail
 
     if bool(competition_ids) == bool(split):
         raise fail("give competition ids or --split NAME (one of the two)")

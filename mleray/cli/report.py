@@ -54,7 +54,7 @@ def report(
     """Pass@k, medal rates with error bars, scaling curves and plots for a results folder."""
     from mleray.analysis.render import terminal_view, to_json, write_report
     from mleray.analysis.report import build_report
-    from mleray.cli import fail
+    from mleray.cli.usage_errors import fail
 
     try:
         ks = parse_ks(k)

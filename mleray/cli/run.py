@@ -32,8 +32,8 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per trial."),
 ) -> None:
     """Run one agent on one competition (one or more seeds) on an embedded local Ray."""
-    from mleray.cli import fail
     from mleray.cli.sweep import print_trials
+    from mleray.cli.usage_errors import fail
     from mleray.driver import run_sweep
     from mleray.spec import spec_from_dict
 
