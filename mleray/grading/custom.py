@@ -19,6 +19,7 @@ import importlib.util
 import io
 import json
 import multiprocessing
+import numbers
 import os
 import sys
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from mleray.errors import SpecError
+from mleray.grading.medals import SCORE_DECIMALS
 from mleray.grading.validate import SubmissionError, column_cap, header_fields
 
 # MLE-bench reads CSVs with round-trip float parsing; pandas 3 parses exactly by default
@@ -128,7 +130,8 @@ def run_grader(spec: str, root: Path, text: str, name: str, answers: Any) -> flo
 
 
 def _call(grader: Callable[..., Any], submission: pd.DataFrame, answers: Any) -> tuple[str, Any]:
-    """("score", float), ("rejected", message) or ("not a number", repr of the result)."""
+    """("score", the result rounded to 5 decimals as a float), ("rejected", message) or
+    ("not a number", repr of the result)."""
     try:
         result = grader(submission, answers)
     except Exception as exc:  # a grader signals an invalid submission by raising
@@ -136,11 +139,14 @@ def _call(grader: Callable[..., Any], submission: pd.DataFrame, answers: Any) ->
         return "rejected", message if len(message) <= 500 else message[
             :500
         ] + "..."  # it may quote the submission
-    try:
-        return "score", float(result)
+    try:  # rounded here, with the result's own round, as MLE-bench rounds it
+        rounded = round(result, SCORE_DECIMALS)
     except (TypeError, ValueError):
+        rounded = None
+    if not isinstance(rounded, numbers.Real):  # MLE-bench asserts a float or an int
         shown = repr(result)
         return "not a number", shown if len(shown) <= 200 else shown[:200] + "..."
+    return "score", float(rounded)
 
 
 def _child(grader: Callable[..., Any], submission: pd.DataFrame, answers: Any, send) -> None:

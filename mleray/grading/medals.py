@@ -3,7 +3,8 @@
 
 Thresholds are leaderboard scores taken by position (rows ranked best first, as the file
 lists them), never re-sorted. Only the submission's score is rounded to 5 decimals, as
-MLE-bench rounds a grader's result; thresholds and the median are used as they are.
+MLE-bench rounds a grader's result (`round(score, 5)` on the value as the grader returned
+it); thresholds and the median are used as they are.
 """
 
 from __future__ import annotations
@@ -95,8 +96,12 @@ def medal_thresholds(
     )
 
 
-def round_score(score: float) -> float:
-    return round(float(score), SCORE_DECIMALS)
+def round_score(score) -> float:
+    """`round(score, 5)` with the score's own `round`, as MLE-bench's `Grader.__call__` does,
+    then a Python float: a numpy scalar rounds half to even (numpy scales by 10**5 and rints:
+    1/320 -> 0.00312), a Python float to the nearest of its exact decimal value (0.00313).
+    Converting to float first would change numpy's ties. A rounded float rounds to itself."""
+    return float(round(score, SCORE_DECIMALS))
 
 
 def decide_medals(score: float | None, thresholds: MedalThresholds) -> MedalDecision:

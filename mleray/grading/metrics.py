@@ -34,8 +34,10 @@ class Metric:
     single_column: bool = False  # exactly one target column (label metrics)
     minimum: float | None = None  # predictions must be above this (RMSLE's domain)
 
-    def score(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-        return float(self.compute(y_true, y_pred))
+    def score(self, y_true: np.ndarray, y_pred: np.ndarray):
+        """The metric's value as its function returns it (a float or a numpy scalar): grading
+        rounds it with its own `round`, as MLE-bench rounds what its graders return."""
+        return self.compute(y_true, y_pred)
 
 
 def _roc_auc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
