@@ -14,22 +14,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from mleray.data import ensure_prepared
 from mleray.grading import grade_submission
 from mleray.registry import get_competition
 from mleray.results import (
     GRADE,
     SUBMISSIONS,
-    TRIAL_SCHEMA,
     TRIALS,
+    ResultWriter,
     exclusive,
     existing_results_folder,
     grade_columns,
-    write_atomic,
+    read_trial_file,
 )
+from mleray.results.layout import attempt_file, is_hidden
 
 NOT_RUN = ("infra_error", "cancelled")  # no submission was produced: nothing to grade
 _COMPARED = [f.name for f in GRADE if f.name != "graded_at"]
@@ -55,16 +53,16 @@ def regrade(
     score). A row whose submission was not stored (written before submissions were kept)
     is left untouched rather than regraded as "no submission"."""
     root = existing_results_folder(results_dir)
-    summary, competitions = RegradeSummary(), {}
+    summary, competitions, writer = RegradeSummary(), {}, ResultWriter(root)
     with exclusive(root):
         for path in sorted((root / TRIALS).glob("*.parquet")):
-            if path.name.startswith((".", "_")):
+            if is_hidden(path.name):
                 continue
-            row = pq.read_table(path, schema=TRIAL_SCHEMA).to_pylist()[0]
+            row = read_trial_file(path)
             if row["status"] in NOT_RUN or (only_failed and not _grading_failed(row)):
                 summary.skipped += 1
                 continue
-            stored = root / SUBMISSIONS / f"{row['trial_id']}-{row['attempt']}.csv"
+            stored = attempt_file(root / SUBMISSIONS, row["trial_id"], row["attempt"], ".csv")
             if row["submission_exists"] is not False and not stored.is_file():
                 summary.no_stored_submission.append(row["trial_id"])
                 continue
@@ -75,7 +73,7 @@ def regrade(
             new = {**row, **grade_columns(report)}
             if any(new[name] != row[name] for name in _COMPARED):
                 summary.changed.append(row["trial_id"])
-            write_atomic(path, pa.Table.from_pylist([new], schema=TRIAL_SCHEMA))
+            writer.rewrite_trial_file(path, new)
             summary.regraded += 1
     return summary
 

@@ -6,11 +6,11 @@ import json
 from datetime import timedelta
 
 import pytest
-from test_results import T0, make_outcome, make_report, make_trials, write_final
 from typer.testing import CliRunner
 
 from mleray.ledger import declared_gpus, ledger_for, record_capacity, sweep_ledger
 from mleray.results import ResultWriter, build_trial_row
+from tests.helpers.results import T0, make_outcome, make_report, make_trials, write_final
 
 
 def build_store(root):
@@ -38,7 +38,7 @@ def build_store(root):
 def test_ledger_sums_every_attempt(tmp_path):
     build_store(tmp_path)
     assert declared_gpus(tmp_path) == 2.0
-    ledger = ledger_for(tmp_path)
+    ledger = ledger_for(tmp_path).to_dict()
     assert ledger["trials"] == 2 and ledger["attempts"] == 3
     assert ledger["by_status"]["completed"] == 1 and ledger["by_status"]["agent_error"] == 1
     assert ledger["by_status"]["infra_error"] == 0
@@ -56,9 +56,9 @@ def test_ledger_of_one_row_per_trial_and_empty(tmp_path):
     from mleray.results import load
 
     build_store(tmp_path)
-    per_trial = sweep_ledger(load(tmp_path))
+    per_trial = sweep_ledger(load(tmp_path)).to_dict()
     assert per_trial["attempts"] == 2 and per_trial["capacity_used_share"] is None
-    empty = sweep_ledger(load(tmp_path).iloc[0:0])
+    empty = sweep_ledger(load(tmp_path).iloc[0:0]).to_dict()
     assert empty["trials"] == 0 and empty["gpu_hours_used"] == 0
 
 
@@ -77,3 +77,25 @@ def test_status_cli(tmp_path):
         and "share of capacity used" in table.stdout
         and "40.0%" in table.stdout
     )
+
+
+def test_ledger_is_a_record_and_its_dict_is_plain_data(tmp_path):
+    from mleray.ledger import Ledger, NodeUsage
+
+    build_store(tmp_path)
+    ledger = ledger_for(tmp_path)
+    assert isinstance(ledger, Ledger) and ledger.trials == 2 and ledger.attempts == 3
+    assert ledger.nodes == {"10.0.0.1": NodeUsage(3, ledger.gpu_hours_used, ledger.wall_hours)}
+    assert ledger.first_start == T0 and ledger.span_seconds == pytest.approx(100.0)
+    as_dict = ledger.to_dict()
+    assert list(as_dict) == [
+        "trials", "by_status", "attempts", "wall_hours", "gpu_hours_used", "gpu_hours_useful",
+        "cpu_hours", "peak_memory_bytes", "first_start", "last_finish", "span_seconds",
+        "declared_gpus", "gpu_hours_capacity", "capacity_used_share", "nodes",
+    ]  # fmt: skip
+    assert as_dict["first_start"] == T0.isoformat() and as_dict["nodes"]["10.0.0.1"] == {
+        "attempts": 3,
+        "gpu_hours": ledger.gpu_hours_used,
+        "wall_hours": ledger.wall_hours,
+    }
+    assert json.loads(json.dumps(as_dict)) == as_dict

@@ -6,17 +6,15 @@ import os
 import subprocess
 import sys
 import textwrap
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from mleray.actors.outcome import TrialOutcome
-from mleray.errors import NotFoundError
-from mleray.grading.report import GradeReport
-from mleray.plan import plan_trials
+from mleray.cli.tables import json_records
+from mleray.errors import FailureKind, NotFoundError
 from mleray.results import (
     SNAPSHOT_SCHEMA,
     TRIAL_SCHEMA,
@@ -25,77 +23,11 @@ from mleray.results import (
     build_snapshot_row,
     build_trial_row,
     final_trial_ids,
-    json_records,
     load,
     load_attempts,
     load_snapshots,
 )
-from mleray.spec import spec_from_dict
-
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-def make_trials(n_seeds=2):
-    spec = spec_from_dict(
-        {
-            "name": "r",
-            "competitions": ["breast-cancer-auc"],
-            "agents": ["noop"],
-            "seeds": n_seeds,
-            "resources": {"gpus": 0.5},
-            "sandbox": "local",
-        },
-        check=False,
-    )
-    return plan_trials(spec)
-
-
-def make_outcome(trial, status="completed", attempt=1, wall=10.0, start=T0, gpu_ids=("0",)):
-    return TrialOutcome(
-        trial_id=trial.trial_id,
-        attempt=attempt,
-        status=status,
-        error=None if status == "completed" else f"{status} happened",
-        started_at=start,
-        finished_at=start + timedelta(seconds=wall),
-        wall_seconds=wall,
-        exit_code=0,
-        cpu_seconds=wall / 2,
-        peak_memory_bytes=1000,
-        submission=b"id,p\n1,0.5\n",
-        node_id="n1",
-        node_ip="10.0.0.1",
-        gpu_ids=gpu_ids,
-        sandbox="local",
-        image_id="img",
-    )
-
-
-def make_report(score=0.9, valid=True):
-    return GradeReport(
-        competition_id="breast-cancer-auc",
-        score=score if valid else None,
-        gold_threshold=0.99,
-        silver_threshold=0.98,
-        bronze_threshold=0.97,
-        median_threshold=0.9,
-        any_medal=False,
-        gold_medal=False,
-        silver_medal=False,
-        bronze_medal=False,
-        above_median=score > 0.9,
-        submission_exists=True,
-        valid_submission=valid,
-        is_lower_better=False,
-        error=None if valid else "bad column",
-        graded_at=T0 + timedelta(minutes=1),
-    )
-
-
-def write_final(root, trial, outcome, report=None):
-    ResultWriter(root).write_trial(
-        build_trial_row(trial, outcome, report or make_report()), final=True
-    )
+from tests.helpers.results import T0, make_outcome, make_report, make_trials, write_final
 
 
 def test_row_fills_every_schema_column():
@@ -232,14 +164,14 @@ def test_crash_mid_write_leaves_no_visible_file(tmp_path):
             handle.flush()
             os._exit(9)
         pq.write_table = dying_write
-        from test_results import make_trials, make_outcome, write_final
+        from tests.helpers.results import make_trials, make_outcome, write_final
         t = make_trials()[0]
         write_final({str(tmp_path)!r}, t, make_outcome(t))
     """)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(
-            [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+            [str(Path(__file__).parent.parent), os.environ.get("PYTHONPATH", "")]
         ),
     }
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
@@ -273,11 +205,52 @@ def test_a_rerun_final_row_retires_the_infra_error_row(tmp_path):
     write_final(tmp_path, first, make_outcome(first, status="infra_error", attempt=2))
     write_final(tmp_path, first, make_outcome(first, status="completed", attempt=3))
     assert [p.name for p in (tmp_path / "trials").iterdir()] == [f"{first.trial_id}-3.parquet"]
-    assert ledger_for(tmp_path)["trials"] == 1
+    assert ledger_for(tmp_path).trials == 1
     assert sorted(load_attempts(tmp_path)["status"]) == ["completed", "infra_error"]
     # a crash right after the new row: both stay until the next run retires the old one
     write_final(tmp_path, second, make_outcome(second, status="agent_error", attempt=2))
     write_final(tmp_path, second, make_outcome(second, status="infra_error", attempt=1))
     assert ResultWriter(tmp_path).retire_superseded() == 1
     assert len(list((tmp_path / "trials").iterdir())) == 2 and len(load(tmp_path)) == 2
-    assert ledger_for(tmp_path)["by_status"]["infra_error"] == 0
+    assert ledger_for(tmp_path).by_status["infra_error"] == 0
+
+
+def test_record_final_stores_every_file_then_the_row(tmp_path):
+    from mleray.grading.report import AttemptGrades
+
+    trial = make_trials()[0]
+    outcome = replace(make_outcome(trial, attempt=2), artifacts=b"archive")
+    grades = AttemptGrades(make_report(0.7), ((5.0, make_report(0.6)), (1.0, make_report(0.4))))
+    ResultWriter(tmp_path).record_final(trial, outcome, grades)
+    assert (tmp_path / "submissions" / f"{trial.trial_id}-2.csv").read_bytes() == b"id,p\n1,0.5\n"
+    assert (tmp_path / "artifacts" / f"{trial.trial_id}-2.tar.gz").read_bytes() == b"archive"
+    assert load_snapshots(tmp_path)["score"].tolist() == [0.4, 0.6]
+    row = load(tmp_path).iloc[0]
+    assert row["score"] == 0.7 and row["status"] == "completed" and row["node_ip"] == "10.0.0.1"
+    assert pd.isna(row["grade_error"]) and row["attempt"] == 2
+
+
+def test_record_final_keeps_why_grading_failed(tmp_path):
+    from mleray.grading.report import AttemptGrades
+
+    trial = make_trials()[0]
+    outcome = make_outcome(trial, status=FailureKind.AGENT_ERROR)  # a member, not its value
+    ResultWriter(tmp_path).record_final(
+        trial, outcome, AttemptGrades(final=None, error="grading failed: node lost")
+    )
+    row = load(tmp_path).iloc[0]
+    assert row["status"] == "agent_error" and row["grade_error"] == "grading failed: node lost"
+    assert pd.isna(row["score"]) and final_trial_ids(tmp_path) == {trial.trial_id}
+    assert not (tmp_path / "snapshots").exists()
+
+
+def test_record_unfinished_is_accounting_only(tmp_path):
+    trial = make_trials()[0]
+    writer = ResultWriter(tmp_path)
+    writer.record_unfinished(trial, make_outcome(trial, status="infra_error", start=T0))
+    writer.record_unfinished(trial, make_outcome(trial, status="cancelled", attempt=2))
+    assert len(load(tmp_path)) == 0 and final_trial_ids(tmp_path) == set()
+    attempts = load_attempts(tmp_path)
+    assert sorted(attempts["status"]) == ["cancelled", "infra_error"]
+    assert not attempts["final"].any() and attempts["score"].isna().all()
+    assert not (tmp_path / "submissions").exists()  # nothing was graded: nothing kept

@@ -16,7 +16,7 @@ from pathlib import Path
 import ray
 
 from mleray.actors.options import ANSWERS_RESOURCE
-from mleray.grading.report import GradeReport
+from mleray.grading.report import AttemptGrades, GradeReport
 from mleray.plan import Trial
 
 # Grading asks for no CPU: it is short and light, it must not queue behind trials waiting
@@ -37,8 +37,8 @@ def _grade_bytes(competition, data: bytes | None, folder: Path, name: str) -> Gr
 @ray.remote(num_cpus=GRADE_CPUS, num_gpus=0, resources={ANSWERS_RESOURCE: 0.001}, max_retries=2)
 def grade_attempt(
     trial: Trial, submission: bytes | None, snapshots: tuple[tuple[float, bytes], ...]
-) -> tuple[GradeReport, list[tuple[float, GradeReport]]]:
-    """(report for the final submission, [(elapsed, report) per snapshot])."""
+) -> AttemptGrades:
+    """The reports for the final submission and for each (elapsed, snapshot)."""
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
     from mleray.data import ensure_prepared
     from mleray.registry import get_competition
@@ -49,8 +49,8 @@ def grade_attempt(
     with tempfile.TemporaryDirectory(prefix="mleray-grade-") as tmp:
         folder = Path(tmp)
         final = _grade_bytes(competition, submission, folder, "submission.csv")
-        graded = [
+        graded = tuple(
             (elapsed, _grade_bytes(competition, data, folder, f"snapshot-{i}.csv"))
             for i, (elapsed, data) in enumerate(snapshots)
-        ]
-    return final, graded
+        )
+    return AttemptGrades(final=final, snapshots=graded)

@@ -47,7 +47,8 @@ def sweep(
 
 def print_trials(summary, as_json: bool) -> None:
     """The sweep's trial rows as JSON (stdout holds nothing else), or a short summary."""
-    from mleray.results import json_records, load, trial_ids_in
+    from mleray.cli.tables import json_records, trial_ids_in
+    from mleray.results import load
 
     rows = trial_ids_in(load(summary.results_dir), summary.trial_ids)
     if as_json:
@@ -71,44 +72,44 @@ def status(
 
     ledger = ledger_for(results)
     if as_json:
-        typer.echo(json.dumps(ledger, indent=2))
+        typer.echo(json.dumps(ledger.to_dict(), indent=2))
         return
     _print_ledger(results, ledger)
 
 
-def _print_ledger(results: Path, ledger: dict) -> None:
+def _print_ledger(results: Path, ledger) -> None:
     from rich.console import Console
     from rich.table import Table
 
     # The heading is a line of its own: as a table title it wraps to the narrow table's width.
-    heading = f"{results}: {ledger['trials']} trials, {ledger['attempts']} attempts"
+    heading = f"{results}: {ledger.trials} trials, {ledger.attempts} attempts"
     statuses = Table()
     statuses.add_column("status")
     statuses.add_column("trials", justify="right")
-    for name, count in ledger["by_status"].items():
+    for name, count in ledger.by_status.items():
         statuses.add_row(name, str(count))
     usage = Table(title="ledger", title_justify="left")
     usage.add_column("measure")
     usage.add_column("value", justify="right")
-    share = ledger["capacity_used_share"]
-    capacity = ledger["gpu_hours_capacity"]
+    share = ledger.capacity_used_share
+    capacity = ledger.gpu_hours_capacity
     for label, value in [
         (
             "declared GPUs",
-            "-" if ledger["declared_gpus"] is None else f"{ledger['declared_gpus']:g}",
+            "-" if ledger.declared_gpus is None else f"{ledger.declared_gpus:g}",
         ),
-        ("sweep span (h)", f"{ledger['span_seconds'] / 3600:.3f}"),
+        ("sweep span (h)", f"{ledger.span_seconds / 3600:.3f}"),
         ("GPU-hours capacity (declared × span)", "-" if capacity is None else f"{capacity:.3f}"),
-        ("GPU-hours used by trials (share × wall)", f"{ledger['gpu_hours_used']:.3f}"),
-        ("GPU-hours of completed trials", f"{ledger['gpu_hours_useful']:.3f}"),
+        ("GPU-hours used by trials (share × wall)", f"{ledger.gpu_hours_used:.3f}"),
+        ("GPU-hours of completed trials", f"{ledger.gpu_hours_useful:.3f}"),
         ("share of capacity used", "-" if share is None else f"{100 * share:.1f}%"),
-        ("trial wall-hours", f"{ledger['wall_hours']:.3f}"),
-        ("container CPU-hours", f"{ledger['cpu_hours']:.3f}"),
+        ("trial wall-hours", f"{ledger.wall_hours:.3f}"),
+        ("container CPU-hours", f"{ledger.cpu_hours:.3f}"),
         (
             "peak memory (GiB)",
             "-"
-            if ledger["peak_memory_bytes"] is None
-            else f"{ledger['peak_memory_bytes'] / 1024**3:.2f}",
+            if ledger.peak_memory_bytes is None
+            else f"{ledger.peak_memory_bytes / 1024**3:.2f}",
         ),
     ]:
         usage.add_row(label, value)

@@ -1,6 +1,6 @@
-"""The records grading produces: `MedalThresholds` and `GradeReport`.
+"""The records grading produces: `MedalThresholds`, `GradeReport` and `AttemptGrades`.
 
-Both are small frozen dataclasses so they cross Ray boundaries and land in Arrow rows
+All are small frozen dataclasses so they cross Ray boundaries and land in Arrow rows
 unchanged (`GradeReport.to_dict()` gives exactly the result-table columns).
 """
 
@@ -45,3 +45,19 @@ class GradeReport:
     @classmethod
     def field_names(cls) -> list[str]:
         return [f.name for f in dataclasses.fields(cls)]
+
+
+@dataclass(frozen=True)
+class AttemptGrades:
+    """Everything grading says about one attempt: the final submission's report, one
+    (elapsed seconds, report) per anytime snapshot, and why grading failed when it did
+    (then `final` is None). The result store builds the attempt's rows from this alone."""
+
+    final: GradeReport | None
+    snapshots: tuple[tuple[float, GradeReport], ...] = ()
+    error: str | None = None
+
+    def __iter__(self):
+        # transitional, for a driver that still unpacks (final, snapshots): removed once
+        # it hands the record to ResultWriter.record_final
+        return iter((self.final, list(self.snapshots)))

@@ -1,0 +1,71 @@
+"""The result store: one Arrow schema, a crash-safe writer, and `load()`.
+
+- `layout`: which folder holds which file, and how a file names its attempt;
+- `schema`: the Arrow schemas, by column group, and `grade_columns`;
+- `rows`: trial and snapshot rows built from an outcome and its grades;
+- `writer`: atomic files, the folder lock (`exclusive`), `ResultWriter`;
+- `reader`: `load`, `load_attempts`, `load_snapshots`, and what a rerun needs to know.
+
+Everything a caller needs is importable from `mleray.results` itself.
+"""
+
+from mleray.results.layout import (
+    ARTIFACTS,
+    ATTEMPTS,
+    LOCK_FILE,
+    SNAPSHOTS,
+    SPEC_FILE,
+    SUBMISSIONS,
+    TRIALS,
+)
+from mleray.results.reader import (
+    attempts_so_far,
+    existing_results_folder,
+    final_trial_ids,
+    load,
+    load_attempts,
+    load_snapshots,
+    read_trial_file,
+)
+from mleray.results.rows import build_snapshot_row, build_trial_row
+from mleray.results.schema import (
+    GRADE,
+    IDENTITY,
+    OUTCOME,
+    PLACEMENT,
+    SNAPSHOT_SCHEMA,
+    TRIAL_SCHEMA,
+    VERSIONS,
+    grade_columns,
+)
+from mleray.results.writer import ResultWriter, exclusive, write_atomic
+
+__all__ = [
+    "ARTIFACTS",
+    "ATTEMPTS",
+    "GRADE",
+    "IDENTITY",
+    "LOCK_FILE",
+    "OUTCOME",
+    "PLACEMENT",
+    "SNAPSHOTS",
+    "SNAPSHOT_SCHEMA",
+    "SPEC_FILE",
+    "SUBMISSIONS",
+    "TRIALS",
+    "TRIAL_SCHEMA",
+    "VERSIONS",
+    "ResultWriter",
+    "attempts_so_far",
+    "build_snapshot_row",
+    "build_trial_row",
+    "exclusive",
+    "existing_results_folder",
+    "final_trial_ids",
+    "grade_columns",
+    "load",
+    "load_attempts",
+    "load_snapshots",
+    "read_trial_file",
+    "write_atomic",
+]
