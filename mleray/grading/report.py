@@ -56,8 +56,3 @@ class AttemptGrades:
     final: GradeReport | None
     snapshots: tuple[tuple[float, GradeReport], ...] = ()
     error: str | None = None
-
-    def __iter__(self):
-        # transitional, for a driver that still unpacks (final, snapshots): removed once
-        # it hands the record to ResultWriter.record_final
-        return iter((self.final, list(self.snapshots)))
