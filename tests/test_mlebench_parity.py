@@ -6,8 +6,10 @@ float() before rounding would make it 0.00313."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mleray import data, registry
@@ -22,6 +24,7 @@ N = 320
 # it (np.float64) or in plain Python (float); "value" graders return a row's number as is.
 GRADE = """\
 import numpy as np
+import pandas as pd
 
 
 def grade(submission, answers):
@@ -124,3 +127,75 @@ def test_builtin_metrics_round_the_value_their_function_returns(
     report = grade_submission(competition, competition.answers_path)
     assert report.valid_submission, report.error
     assert report.score == expected
+
+
+# ---- text where a label or a number belongs: invalid, as MLE-bench's graders make it ----
+
+# every metric, on a built-in competition whose answers suit it (f1_macro and r2 borrow one)
+BY_METRIC = {
+    "roc_auc": ("breast-cancer-auc", None),
+    "accuracy": ("digits-accuracy", None),
+    "f1_macro": ("digits-accuracy", "f1_macro"),
+    "log_loss": ("tabular-multiclass-logloss", None),
+    "rmse": ("diabetes-rmse", None),
+    "mae": ("heavy-tail-regression-mae", None),
+    "rmsle": ("friedman-price-rmsle", None),
+    "r2": ("breast-cancer-auc", "r2"),
+}
+
+
+def test_every_metric_is_covered():
+    assert sorted(BY_METRIC) == sorted(metrics_module.METRICS)
+
+
+def _with_cell(competition, tmp_path, row: int, value: str, shuffle: bool = False):
+    """The answers as a submission (a perfect one), one target cell replaced."""
+    frame = pd.read_csv(competition.answers_path, dtype=str, keep_default_na=False)
+    if shuffle:
+        frame = frame.sample(frac=1, random_state=0).reset_index(drop=True)
+    column = competition.target_columns[-1]
+    frame.loc[row, column] = value
+    path = tmp_path / "submission.csv"
+    frame.to_csv(path, index=False)
+    return path, column, frame.loc[row, competition.id_column]
+
+
+@pytest.mark.parametrize("metric", sorted(BY_METRIC))
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_one_banana_makes_the_submission_invalid_naming_row_and_column(
+    builtin_data, tmp_path, metric, shuffle
+):
+    competition_id, override = BY_METRIC[metric]
+    competition = registry.get_competition(competition_id, extra_paths=[])
+    if override:
+        competition = dataclasses.replace(competition, metric=override)
+    assert grade_submission(competition, competition.answers_path).valid_submission
+    path, column, row_id = _with_cell(competition, tmp_path, 6, "banana", shuffle)
+    report = grade_submission(competition, path)
+    assert not report.valid_submission and report.score is None
+    kind = "label" if metric in ("accuracy", "f1_macro") else "non-numeric value"
+    assert f"{kind} 'banana' in column '{column}' (row 7, id '{row_id}')" in report.error
+
+
+def test_text_labels_refuse_a_number_and_accept_any_text(tmp_path, monkeypatch):
+    """Answers whose labels are all text: a number cannot be one of them (invalid); an
+    unknown word is only a wrong guess, as MLE-bench's accuracy graders count it."""
+    root = tmp_path / "words"
+    shutil.copytree(registry.builtin_competitions_dir() / "digits-accuracy", root)
+    prepare = (root / "prepare.py").read_text()
+    (root / "prepare.py").write_text(
+        prepare.replace(
+            'frame["label"] = data.target', 'frame["label"] = [f"d{t}" for t in data.target]'
+        ).replace("sample_value=0", 'sample_value="d0"')
+    )
+    monkeypatch.setenv("MLERAY_DATA_DIR", str(tmp_path / "data"))
+    competition = registry.get_competition("digits-accuracy", extra_paths=[root])
+    data.prepare_competition(competition)
+    assert grade_submission(competition, competition.answers_path).score == 1.0
+    path, column, row_id = _with_cell(competition, tmp_path, 0, "dragon")
+    report = grade_submission(competition, path)
+    assert report.valid_submission and report.score < 1.0
+    path, column, row_id = _with_cell(competition, tmp_path, 2, "7")
+    report = grade_submission(competition, path)
+    assert not report.valid_submission
+    assert f"label '7' in column 'label' (row 3, id '{row_id}') is a number" in report.error

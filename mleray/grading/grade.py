@@ -48,6 +48,7 @@ class Answers:
     ids: pd.Series
     target_columns: tuple[str, ...]
     y_true: np.ndarray
+    label_kind: str | None = None  # label metrics: "number", "text" or "mixed" answers
 
 
 def grade_submission(competition: Competition, submission_path) -> GradeReport:
@@ -201,7 +202,16 @@ def _parse_metric_answers(competition: Competition, metric: Metric, content_dige
     except SubmissionError as exc:
         raise SpecError(f"answers: {exc}") from None
     _check_scoreable(metric, y_true, path)
-    return Answers(path, frame, id_column, frame[id_column], targets, y_true)
+    kind = _label_kind(y_true) if metric.accepts is ValueKind.LABEL else None
+    return Answers(path, frame, id_column, frame[id_column], targets, y_true, kind)
+
+
+def _label_kind(y_true: np.ndarray) -> str:
+    """Whether the answers' labels are all numbers, none a number, or some of each."""
+    if y_true.dtype.kind == "f":
+        return "number"
+    numeric = pd.to_numeric(pd.Series(y_true), errors="coerce").notna()
+    return "mixed" if numeric.any() else "text"
 
 
 def _check_scoreable(metric: Metric, y_true: np.ndarray, path: Path) -> None:
@@ -225,25 +235,44 @@ def _check_scoreable(metric: Metric, y_true: np.ndarray, path: Path) -> None:
 
 
 def score_frame(metric: Metric, answers: Answers, frame: pd.DataFrame, name: str) -> float:
-    """Check a submission (all cells as text) against the answers, align it by id, score it."""
+    """Check a submission (all cells as text) against the answers, align it by id, score it.
+    Values are checked in the submission's own row order, so an error names its row."""
     validate.check_columns(frame, [answers.id_column, *answers.target_columns], name)
     order = validate.check_ids(frame, answers.id_column, answers.ids, name)
-    frame = frame.iloc[order].reset_index(drop=True)
-    y_pred = _predictions(
-        metric, frame, answers.target_columns, name, list(frame[answers.id_column])
-    )
+    ids = list(frame[answers.id_column])
+    y_pred = _predictions(metric, frame, answers.target_columns, name, ids)[order]
     y_true = answers.y_true
-    if metric.accepts is ValueKind.LABEL and y_pred.dtype != y_true.dtype:
-        # numbers on one side, text on the other: compare labels as written
+    if answers.label_kind is not None:
         column = answers.target_columns[0]
-        y_true = answers.frame[column].astype(str).str.strip().to_numpy(dtype=object)
-        y_pred = frame[column].astype(str).str.strip().to_numpy(dtype=object)
+        _check_label_kind(frame[column], answers.label_kind, name, ids)
+        if y_pred.dtype != y_true.dtype:  # mixed answers: compare labels as written
+            y_true = answers.frame[column].astype(str).str.strip().to_numpy(dtype=object)
+            y_pred = frame[column].iloc[order].astype(str).str.strip().to_numpy(dtype=object)
     try:
         return metric.score(y_true, y_pred)
     except ValueError as exc:
         raise SubmissionError(
             f"{name}: cannot be scored with {metric.name}: {' '.join(str(exc).split())}"
         ) from None
+
+
+def _check_label_kind(column: pd.Series, kind: str, name: str, ids: list) -> None:
+    """A label of another kind than every answer's cannot be right: text among number labels
+    (or a number among text labels) is an invalid submission, as MLE-bench's graders refuse
+    mixed label types (scikit-learn: "Mix of label input types"), not a wrong guess."""
+    if kind == "mixed":
+        return
+    text = column.astype(str).str.strip()
+    numeric = np.isfinite(pd.to_numeric(text, errors="coerce").to_numpy(dtype=float))
+    wrong = np.flatnonzero(~numeric if kind == "number" else numeric)
+    if len(wrong):
+        row = int(wrong[0])
+        what = "is not a number" if kind == "number" else "is a number"
+        raise SubmissionError(
+            f"{name}: label {validate.quoted(text.iloc[row])} in column "
+            f"{validate.quoted(column.name)}{validate.at_row(row, ids)} {what}, "
+            f"but the answers' labels are all {'numbers' if kind == 'number' else 'text'}"
+        )
 
 
 def _predictions(

@@ -232,13 +232,15 @@ def numeric_values(
     for row in np.flatnonzero(np.isnan(values))[:1]:
         cell = text.iloc[row]
         if cell == "" or cell.lower() in ("nan", "na", "n/a", "null", "none", "-nan"):
-            raise SubmissionError(f"{name}: missing value (NaN) in {label}{_at(row, ids)}")
-        raise SubmissionError(f"{name}: non-numeric value {quoted(cell)} in {label}{_at(row, ids)}")
+            raise SubmissionError(f"{name}: missing value (NaN) in {label}{at_row(row, ids)}")
+        raise SubmissionError(
+            f"{name}: non-numeric value {quoted(cell)} in {label}{at_row(row, ids)}"
+        )
     infinite = np.flatnonzero(np.isinf(values))
     if len(infinite):
         row = infinite[0]
         raise SubmissionError(
-            f"{name}: infinite value {quoted(text.iloc[row])} in {label}{_at(row, ids)}"
+            f"{name}: infinite value {quoted(text.iloc[row])} in {label}{at_row(row, ids)}"
         )
     if probability:
         outside = np.flatnonzero((values < 0) | (values > 1))
@@ -246,7 +248,7 @@ def numeric_values(
             row = outside[0]
             raise SubmissionError(
                 f"{name}: probability {_cut(text.iloc[row])} outside [0, 1] "
-                f"in {label}{_at(row, ids)}"
+                f"in {label}{at_row(row, ids)}"
             )
     return values
 
@@ -256,7 +258,7 @@ def label_values(column: pd.Series, name: str, ids: Sequence) -> np.ndarray:
     empty = np.flatnonzero((text == "").to_numpy())
     if len(empty):
         raise SubmissionError(
-            f"{name}: missing value in column {quoted(column.name)}{_at(empty[0], ids)}"
+            f"{name}: missing value in column {quoted(column.name)}{at_row(empty[0], ids)}"
         )
     return text.to_numpy(dtype=object)
 
@@ -335,7 +337,7 @@ def _cut(text: str) -> str:
     )
 
 
-def _at(row: int, ids: Sequence) -> str:
+def at_row(row: int, ids: Sequence) -> str:
     return f" (row {row + 1}, id {quoted(ids[row])})"
 
 
