@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import json
 import os
+from collections.abc import Set
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,9 +137,7 @@ def plan_trials(spec: SweepSpec, results_dir: str | os.PathLike | None = None) -
     return trials
 
 
-def pending_trials(trials: list[Trial], results_dir: str | os.PathLike) -> list[Trial]:
-    """The trials without a final row in the store (a missing store means all of them)."""
-    from mleray.results import final_trial_ids
-
-    done = final_trial_ids(Path(results_dir))
+def pending_trials(trials: list[Trial], done: Set[str]) -> list[Trial]:
+    """The trials whose id is not in `done` (the driver passes the ids already final in
+    the store, `mleray.results.final_trial_ids`), in plan order."""
     return [t for t in trials if t.trial_id not in done]

@@ -70,8 +70,9 @@ def test_run_returns_outcome_as_data_with_placement(ray_one_gpu, builtin_data):
     ray.kill(actor)
     assert isinstance(outcome, TrialOutcome)
     assert outcome.status == "completed" and outcome.error is None and outcome.attempt == 1
-    assert outcome.gpu_ids == ("0",)
-    assert outcome.node_id == ray.get_runtime_context().get_node_id() and outcome.node_ip
+    placement = outcome.placement
+    assert placement.gpu_ids == ("0",)
+    assert placement.node_id == ray.get_runtime_context().get_node_id() and placement.node_ip
     sample = (builtin_data / COMPETITION / "public" / "sample_submission.csv").read_bytes()
     assert outcome.submission == sample
     assert outcome.started_at.tzinfo is not None and outcome.finished_at >= outcome.started_at
@@ -116,7 +117,7 @@ def test_docker_trial_gets_its_gpu_and_cancel_removes_the_container(ray_one_gpu)
         start(ray, trial_for("noop", sandbox="docker", name="actors-docker-ok"))[1], timeout=300
     )
     assert done.status == "completed", done.error
-    assert done.gpu_ids == ("0",) and done.submission and done.image_id
+    assert done.placement.gpu_ids == ("0",) and done.submission and done.image_id
     trial = trial_for("sleep", sandbox="docker", seconds=60, name="actors-docker")
     actor, ref = start(ray, trial)
     label = f"mleray.trial_id={trial.trial_id}"

@@ -257,7 +257,7 @@ def test_a_lost_attempt_is_charged_from_placement_not_from_queueing(tmp_path, ra
     import time
 
     from mleray.actors.trial_actor import TrialActor
-    from mleray.driver import _InFlight, _outcome_of
+    from mleray.driver.loop import _InFlight, _outcome_of
 
     ray = ray_two_gpus
     trial = plan_trials(sweep_spec(tmp_path, {"name": "noop"}))[0]

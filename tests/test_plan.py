@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mleray.plan import pending_trials, plan_trials, trial_id_for
+from mleray.results import final_trial_ids
 from mleray.spec import spec_from_dict
 
 BASE = {
@@ -65,14 +66,14 @@ def test_ids_change_with_what_changes_the_run():
 
 
 def test_pending_drops_final_trials_but_not_infra_errors(tmp_path):
-    from test_results import make_outcome, write_final
+    from tests.helpers.results import make_outcome, write_final
 
     trials = plan_trials(spec())
-    assert pending_trials(trials, tmp_path / "none") == trials
+    assert pending_trials(trials, final_trial_ids(tmp_path / "none")) == trials
     write_final(tmp_path, trials[0], make_outcome(trials[0], status="completed"))
     write_final(tmp_path, trials[1], make_outcome(trials[1], status="agent_error"))
     write_final(tmp_path, trials[2], make_outcome(trials[2], status="infra_error"))
-    left = pending_trials(trials, tmp_path)
+    left = pending_trials(trials, final_trial_ids(tmp_path))
     assert [t.trial_id for t in left] == [t.trial_id for t in trials[2:]]
     assert replace(trials[0], sweep="renamed").trial_id == trials[0].trial_id
 

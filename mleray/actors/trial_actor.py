@@ -20,7 +20,7 @@ from pathlib import Path
 
 import ray
 
-from mleray.actors.outcome import TrialOutcome
+from mleray.actors.outcome import Placement, TrialOutcome
 from mleray.errors import FailureKind, InfraError, MlerayError
 from mleray.plan import Trial
 
@@ -51,11 +51,11 @@ class TrialActor:
 
     def run(self, trial: Trial, attempt: int) -> TrialOutcome:
         ctx = ray.get_runtime_context()
-        placement = {
-            "node_id": ctx.get_node_id(),
-            "node_ip": ray.util.get_node_ip_address(),
-            "gpu_ids": tuple(str(g) for g in ctx.get_accelerator_ids().get("GPU", [])),
-        }
+        placement = Placement(
+            node_id=ctx.get_node_id(),
+            node_ip=ray.util.get_node_ip_address(),
+            gpu_ids=tuple(str(g) for g in ctx.get_accelerator_ids().get("GPU", [])),
+        )
         workdir = (
             scratch_root() / (trial.results_key or trial.sweep) / f"{trial.trial_id}-{attempt}"
         )
@@ -67,30 +67,20 @@ class TrialActor:
         except (InfraError, MlerayError, OSError) as exc:
             # daemon fault, missing image or public data on this node, full disk: the
             # infrastructure failed, not the agent; the driver may retry elsewhere
-            return _failed(trial, attempt, started, placement, f"{type(exc).__name__}: {exc}")
+            return TrialOutcome.infra_error(
+                trial.trial_id,
+                attempt,
+                started,
+                f"{type(exc).__name__}: {exc}",
+                placement=placement,
+                sandbox=trial.sandbox,
+            )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _failed(
-    trial: Trial, attempt: int, started: datetime, placement: dict, error: str
-) -> TrialOutcome:
-    now = datetime.now(UTC)
-    return TrialOutcome(
-        trial_id=trial.trial_id,
-        attempt=attempt,
-        status=FailureKind.INFRA_ERROR.value,
-        error=error.splitlines()[0] if error else error,
-        started_at=started,
-        finished_at=now,
-        wall_seconds=(now - started).total_seconds(),
-        sandbox=trial.sandbox,
-        **placement,
-    )
-
-
 def _run_in_sandbox(
-    trial: Trial, attempt: int, workdir: Path, placement: dict, cancel: threading.Event
+    trial: Trial, attempt: int, workdir: Path, placement: Placement, cancel: threading.Event
 ) -> TrialOutcome:
     from mleray.agents import get_agent, resolve_secrets
     from mleray.registry import get_competition
@@ -108,17 +98,17 @@ def _run_in_sandbox(
     agent = get_agent(trial.agent_path or trial.agent)
     request = RunRequest(
         trial_id=trial.trial_id,
-        sweep=trial.results_key or trial.sweep,
+        results_key=trial.results_key or trial.sweep,
         competition_id=trial.competition_id,
         public_dir=public_dir,
-        agent_dir=agent.dir,
+        agent=agent,
         workdir=workdir,
         model=trial.model,
         seed=trial.seed,
         time_limit=trial.time_limit,
         cpus=trial.cpus,
         memory_bytes=trial.memory_bytes,
-        gpu_ids=placement["gpu_ids"],
+        gpu_ids=placement.gpu_ids,
         kwargs={**dict(agent.kwargs), **trial.kwargs},
         secrets=resolve_secrets(agent, os.environ),
         snapshot_interval=trial.snapshot_interval,
@@ -129,7 +119,7 @@ def _run_in_sandbox(
     return TrialOutcome(
         trial_id=trial.trial_id,
         attempt=attempt,
-        status=FailureKind(result.status).value,
+        status=FailureKind(result.status),
         error=result.error,
         started_at=started,
         finished_at=finished,
@@ -145,7 +135,7 @@ def _run_in_sandbox(
         sandbox=result.sandbox or trial.sandbox,
         image_id=result.image_id,
         isolated=result.isolated,
-        **placement,
+        placement=placement,
     )
 
 

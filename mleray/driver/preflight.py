@@ -1,0 +1,63 @@
+"""Preflight: everything that would make every trial fail, checked once on the driver
+before Ray starts, and what it resolved on the way (the driver resolves nothing again)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from mleray.errors import NotPreparedError
+from mleray.plan import Trial
+from mleray.spec import SweepSpec
+
+if TYPE_CHECKING:
+    from mleray.agents import AgentConfig
+    from mleray.competition import Competition
+    from mleray.sandbox import Sandbox
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What the sweep's trials use, resolved once per sweep. Each node resolves its own
+    copy again where it runs (its paths and secrets are its own), never the driver."""
+
+    sandbox: Sandbox  # the backend, ready for every agent; it reaps the sweep's containers
+    competitions: Mapping[str, Competition] = field(default_factory=dict)  # prepared, by id
+    agents: Mapping[str, AgentConfig] = field(default_factory=dict)  # by their name in the spec
+
+
+def preflight(spec: SweepSpec, trials: list[Trial], check_data: bool = True) -> Preflight:
+    """Data prepared (where the driver's node holds the answers: it must be able to grade),
+    agents and their secrets, the sandbox able to run each agent."""
+    from mleray.agents import get_agent, resolve_secrets
+    from mleray.sandbox import get_sandbox
+
+    competitions = _prepared_competitions(spec, trials) if check_data else {}
+    sandbox = get_sandbox(spec.sandbox)
+    check_ready = getattr(sandbox, "check_ready", None)
+    agents = {}
+    for name in sorted({t.agent for t in trials}):
+        agent = agents[name] = get_agent(name)
+        resolve_secrets(agent, os.environ)
+        if check_ready is not None:
+            check_ready(agent)
+    return Preflight(sandbox=sandbox, competitions=competitions, agents=agents)
+
+
+def _prepared_competitions(spec: SweepSpec, trials: list[Trial]) -> dict[str, Competition]:
+    from mleray.data import ensure_prepared
+    from mleray.registry import get_competition
+
+    competitions = {}
+    for cid in sorted({t.competition_id for t in trials}):
+        competition = ensure_prepared(
+            get_competition(cid, extra_paths=list(spec.competitions_path) or None)
+        )
+        if not competition.leaderboard_path.is_file():
+            raise NotPreparedError(
+                f"competition {cid} has no leaderboard at {competition.leaderboard_path}"
+            )
+        competitions[cid] = competition
+    return competitions
