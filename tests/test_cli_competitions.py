@@ -11,10 +11,9 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from mleray.cli import _register_commands, app
+from tests.helpers.cli import registered_app
 
-if not any(group.name == "competitions" for group in app.registered_groups):
-    _register_commands()
+app = registered_app()
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ import pytest
 
 from mleray import data, registry
 from mleray.errors import NotPreparedError, SpecError
-from tests.test_registry import GOOD, write_comp
+from tests.helpers.competitions import GOOD_CONFIG, write_competition_folder
 
 TOY_PREPARE = """
 import os
@@ -32,7 +32,7 @@ def prepare(raw, public, private):
 @pytest.fixture
 def toy(tmp_path, monkeypatch):
     monkeypatch.setenv("MLERAY_DATA_DIR", str(tmp_path / "cache"))
-    folder = write_comp(tmp_path / "reg", GOOD)
+    folder = write_competition_folder(tmp_path / "reg", GOOD_CONFIG)
     (folder / "prepare.py").write_text(TOY_PREPARE)
     return registry.load_competition_dir(folder)
 

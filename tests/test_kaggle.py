@@ -12,23 +12,11 @@ import yaml
 
 from mleray import data, kaggle_source, registry
 from mleray.errors import MlerayError, NotPreparedError
+from tests.helpers.kaggle import FakeApi
 
 TRAIN = "PassengerId,HomePlanet,Age,Transported\n" + "".join(
     f"{g:04d}_01,{'Earth' if g % 2 else 'Mars'},{20 + g % 40},{g % 3 == 0}\n" for g in range(1, 101)
 )
-
-
-class FakeApi:
-    """Stands in for kaggle's KaggleApi: 'downloads' a zip made locally, or fails."""
-
-    def __init__(self, zip_source: Path | None = None, error: Exception | None = None):
-        self.zip_source, self.error, self.calls = zip_source, error, []
-
-    def competition_download_files(self, competition, path=None, force=False, quiet=True):
-        self.calls.append((competition, path))
-        if self.error is not None:
-            raise self.error
-        Path(path, f"{competition}.zip").write_bytes(self.zip_source.read_bytes())
 
 
 @pytest.fixture

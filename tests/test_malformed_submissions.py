@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from test_grading import make_competition
 
 from mleray.grading import grade_submission, validate_submission
 from mleray.grading import validate as validate_module
+from tests.helpers.competitions import make_competition
 
 IDS = [f"a{i}" for i in range(10)]
 TARGET = [0, 1] * 5

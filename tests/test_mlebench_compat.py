@@ -138,8 +138,9 @@ def test_data_prepared_by_mlebench_itself_is_accepted(mle):
 def test_cli_grades_an_mlebench_competition(mle, tmp_path):
     from typer.testing import CliRunner
 
-    from tests.test_cli_competitions import app
+    from tests.helpers.cli import registered_app
 
+    app = registered_app()
     reg, data_dir = mle
     runner = CliRunner()
     flags = ["--competitions-path", str(reg), "--mlebench-data-dir", str(data_dir)]
@@ -158,7 +159,7 @@ def test_missing_raw_data_is_downloaded_from_kaggle_by_id(mle, monkeypatch, tmp_
     import zipfile
 
     from mleray import kaggle_source
-    from tests.test_kaggle import FakeApi
+    from tests.helpers.kaggle import FakeApi
 
     reg, data_dir = mle
     raw = data_dir / "toy-mle" / "raw"

@@ -6,31 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from mleray import registry
 from mleray.errors import NotFoundError, SpecError
-
-GOOD = {
-    "id": "toy-comp",
-    "name": "Toy",
-    "description": "description.md",
-    "source": "builtin",
-    "prepare": "prepare.py:prepare",
-    "metric": "rmse",
-    "answers": "test.csv",
-    "sample_submission": "sample_submission.csv",
-    "id_column": "id",
-    "target_columns": ["y"],
-}
-
-
-def write_comp(base: Path, config: dict, folder: str | None = None) -> Path:
-    folder_path = base / (folder or str(config.get("id", "nameless")))
-    folder_path.mkdir(parents=True, exist_ok=True)
-    (folder_path / "config.yaml").write_text(yaml.safe_dump(config))
-    (folder_path / "description.md").write_text("# toy\n")
-    return folder_path
+from tests.helpers.competitions import GOOD_CONFIG, write_competition_folder
 
 
 def test_builtin_dir_is_the_repo_competitions_folder_and_env_overrides(monkeypatch, tmp_path):
@@ -90,8 +69,10 @@ def test_get_competition_builds_paths_under_data_root(monkeypatch, tmp_path):
 
 
 def test_extra_paths_come_first_and_env_supplies_them(monkeypatch, tmp_path):
-    write_comp(tmp_path / "reg", {**GOOD, "id": "digits-accuracy", "name": "Shadow"})
-    write_comp(tmp_path / "reg", GOOD)
+    write_competition_folder(
+        tmp_path / "reg", {**GOOD_CONFIG, "id": "digits-accuracy", "name": "Shadow"}
+    )
+    write_competition_folder(tmp_path / "reg", GOOD_CONFIG)
     assert (
         registry.get_competition("digits-accuracy", extra_paths=[tmp_path / "reg"]).name == "Shadow"
     )
@@ -102,7 +83,7 @@ def test_extra_paths_come_first_and_env_supplies_them(monkeypatch, tmp_path):
 
 
 def test_a_path_may_be_one_competition_folder(tmp_path):
-    folder = write_comp(tmp_path, GOOD)
+    folder = write_competition_folder(tmp_path, GOOD_CONFIG)
     assert registry.get_competition("toy-comp", extra_paths=[folder]).root == folder.resolve()
 
 
@@ -128,8 +109,8 @@ def test_a_path_may_be_one_competition_folder(tmp_path):
     ],
 )
 def test_every_bad_field_is_a_spec_error_naming_file_and_field(tmp_path, change, field):
-    config = {k: v for k, v in {**GOOD, **change}.items() if v is not None}
-    folder = write_comp(tmp_path, config, folder="comp")
+    config = {k: v for k, v in {**GOOD_CONFIG, **change}.items() if v is not None}
+    folder = write_competition_folder(tmp_path, config, folder="comp")
     with pytest.raises(SpecError) as caught:
         registry.load_competition_dir(folder)
     message = str(caught.value)
@@ -149,7 +130,7 @@ def test_yaml_that_is_not_a_mapping_or_not_yaml(tmp_path):
 
 
 def test_load_callable_resolves_files_relative_to_the_folder(tmp_path):
-    folder = write_comp(tmp_path, GOOD)
+    folder = write_competition_folder(tmp_path, GOOD_CONFIG)
     (folder / "prepare.py").write_text("def prepare(raw, public, private):\n    return 'ran'\n")
     comp = registry.load_competition_dir(folder)
     assert registry.load_callable(comp, "prepare.py:prepare")(None, None, None) == "ran"
