@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers.timeline import max_overlap
+
 REPO = Path(__file__).resolve().parent.parent
 COMPETITION = "breast-cancer-auc"
 
@@ -58,7 +60,6 @@ def test_a_node_joining_mid_sweep_gets_trials(cluster, tmp_path):
     """An autoscaled or late-booting node must be used: the admission limit follows it
     (before, it stayed at the capacity seen at start, 4 GPUs + 2 queued)."""
     import ray
-    from test_driver import max_overlap
 
     from mleray.driver import run_sweep
     from mleray.results import load

@@ -13,6 +13,7 @@ from mleray.errors import MlerayError, NotPreparedError
 from mleray.plan import plan_trials
 from mleray.results import load, load_attempts, load_snapshots
 from mleray.spec import load_spec, spec_from_dict
+from tests.helpers.timeline import max_overlap
 
 COMPETITION = "breast-cancer-auc"
 
@@ -56,17 +57,6 @@ def sweep_spec(tmp_path, agent, seeds=1, **extra):
         **extra,
     }
     return spec_from_dict(raw, source="test")
-
-
-def max_overlap(intervals):
-    events = sorted(
-        [(s, 1) for s, e in intervals] + [(e, -1) for s, e in intervals], key=lambda x: (x[0], x[1])
-    )
-    now = peak = 0
-    for _, step in events:
-        now += step
-        peak = max(peak, now)
-    return peak
 
 
 @pytest.mark.ray
