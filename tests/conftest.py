@@ -58,3 +58,11 @@ def builtin_data(tmp_path_factory):
         os.environ.pop("MLERAY_DATA_DIR", None)
     else:
         os.environ["MLERAY_DATA_DIR"] = previous
+
+
+@pytest.fixture(scope="session")
+def probe_image():
+    """The sandbox probe agent's image tag (and the base image, if missing: minutes, once)."""
+    from tests.helpers.sandbox import build_probe_image
+
+    return build_probe_image()

@@ -167,10 +167,10 @@ def test_run_variables_win_over_extra_env(tmp_path):
     agent = load_agent(_agent_dir(tmp_path, GOOD + "env:\n  HOME: /work\n"))
     request = RunRequest(
         trial_id="t",
-        sweep="s",
+        results_key="s",
         competition_id="c",
         public_dir=tmp_path,
-        agent_dir=agent.dir,
+        agent=agent,
         workdir=tmp_path,
         gpu_ids=("2",),
         seed=7,
@@ -180,7 +180,7 @@ def test_run_variables_win_over_extra_env(tmp_path):
             "MLERAY_SEED": "0",
         },
     )
-    env = agent_environment(request, agent, CONTAINER_PATHS)
+    env = agent_environment(request, CONTAINER_PATHS)
     assert (env["CUDA_VISIBLE_DEVICES"], env["NVIDIA_VISIBLE_DEVICES"], env["MLERAY_SEED"]) == (
         "2",
         "2",

@@ -12,10 +12,10 @@ import json
 import uuid
 
 import pytest
-from test_sandbox_conformance import SWEEP, make_competition, probe_image, probe_request  # noqa: F401 (fixture)
 
 from mleray.errors import FailureKind
 from mleray.sandbox import get_sandbox
+from tests.helpers.sandbox import SWEEP, make_competition, probe_request
 
 pytestmark = pytest.mark.docker
 

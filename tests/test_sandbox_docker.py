@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from test_sandbox_conformance import PROBE_DIR, SWEEP, probe_image, probe_request  # noqa: F401 (fixture)
 
 from mleray.agents import get_agent, load_agent
 from mleray.errors import FailureKind, InfraError, SandboxUnavailableError
 from mleray.sandbox import RunRequest
 from mleray.sandbox.docker import DockerSandbox
+from tests.helpers.sandbox import PROBE_DIR, SWEEP, probe_request
 
 pytestmark = pytest.mark.docker
 
@@ -104,7 +104,7 @@ def test_missing_image_fails_fast_and_clearly(tmp_path):
         SandboxUnavailableError, match=rf"is not built: run `mleray agents build {agent.name}`"
     ):
         DockerSandbox().check_ready(agent)
-    request = dataclasses.replace(probe_request(tmp_path, "submit"), agent_dir=folder)
+    request = dataclasses.replace(probe_request(tmp_path, "submit"), agent=agent)
     with pytest.raises(InfraError, match="is not built"):
         DockerSandbox().run(request)
 
@@ -127,7 +127,7 @@ def test_gpu_ids_become_a_device_request(tmp_path, client, probe_image, monkeypa
     monkeypatch.setenv("MLERAY_DOCKER_GPUS", "1")
     sandbox = DockerSandbox()
     request = probe_request(tmp_path, "env", gpu_ids=("1", "3"))
-    container = sandbox._create(request, load_agent(PROBE_DIR), probe_image)
+    container = sandbox._create(request, probe_image)
     try:
         host, env = container.attrs["HostConfig"], container.attrs["Config"]["Env"]
     finally:
@@ -202,7 +202,8 @@ def test_container_is_removed_when_create_is_interrupted(
 
 def test_bridge_network_only_when_the_agent_asks(tmp_path, probe_image):
     agent = dataclasses.replace(load_agent(PROBE_DIR), network="bridge")
-    container = DockerSandbox()._create(probe_request(tmp_path, "submit"), agent, probe_image)
+    request = dataclasses.replace(probe_request(tmp_path, "submit"), agent=agent)
+    container = DockerSandbox()._create(request, probe_image)
     try:
         assert container.attrs["HostConfig"]["NetworkMode"] == "bridge"
     finally:
@@ -270,10 +271,10 @@ def test_builtin_agent_on_builtin_competition(
     comp = prepared[competition_id]
     request = RunRequest(
         trial_id=f"{agent_name}-{competition_id}",
-        sweep="h3-test-builtin",
+        results_key="h3-test-builtin",
         competition_id=comp.id,
         public_dir=comp.public_dir,
-        agent_dir=get_agent(agent_name).dir,
+        agent=get_agent(agent_name),
         workdir=tmp_path,
         time_limit=120,
         seed=3,

@@ -11,19 +11,47 @@ import time
 from pathlib import Path
 
 import pytest
-from test_sandbox_conformance import make_competition, probe_request
 
-from mleray.agents import get_agent
+from mleray.agents import get_agent, load_agent
 from mleray.errors import FailureKind, SpecError
-from mleray.sandbox import RunRequest, artifacts, get_sandbox
+from mleray.sandbox import RunRequest, ServiceSpec, artifacts, get_sandbox
 from mleray.sandbox.local import LocalSandbox
 from mleray.sandbox.snapshots import SnapshotTaker
+from tests.helpers.sandbox import make_competition, probe_request
 
 
 def test_get_sandbox_names():
     assert get_sandbox("local").name == "local" and get_sandbox("docker").name == "docker"
     with pytest.raises(SpecError, match="unknown sandbox 'podman'"):
         get_sandbox("podman")
+
+
+def test_registry_takes_a_third_backend(monkeypatch):
+    import mleray.sandbox as sandboxes
+
+    class Fake(LocalSandbox):
+        name = "fake"
+
+    monkeypatch.setattr(sandboxes, "_FACTORIES", dict(sandboxes._FACTORIES))
+    sandboxes.register_sandbox("fake", Fake)
+    assert isinstance(get_sandbox("fake"), Fake) and sandboxes.SANDBOXES == (
+        "docker",
+        "local",
+        "fake",
+    )
+    with pytest.raises(SpecError, match=r"unknown sandbox 'podman' \(known: docker, local, fake\)"):
+        get_sandbox("podman")
+
+
+def test_check_ready_finds_the_agent_command(tmp_path):
+    from mleray.errors import SandboxUnavailableError
+
+    assert LocalSandbox().check_ready(get_agent("noop")).endswith("python3")
+    agent_dir = tmp_path / "agent"
+    agent_dir.mkdir()
+    (agent_dir / "config.yaml").write_text("name: broken\nimage: none\ncommand: [no-such-binary]\n")
+    with pytest.raises(SandboxUnavailableError, match="command 'no-such-binary' .* is not found"):
+        LocalSandbox().check_ready(load_agent(agent_dir))
 
 
 def test_leftover_children_are_killed(tmp_path):
@@ -53,7 +81,34 @@ def test_missing_command_is_infra_error(tmp_path):
     )
     request = probe_request(tmp_path, "submit")
     with pytest.raises(InfraError, match="cannot start agent command"):
-        LocalSandbox().run(RunRequest(**{**request.__dict__, "agent_dir": agent_dir}))
+        LocalSandbox().run(RunRequest(**{**request.__dict__, "agent": load_agent(agent_dir)}))
+    # with services the launcher execs the agent: the same fault, reported as a result
+    service = ServiceSpec(name="idle", command=("python3", "-c", "import time; time.sleep(60)"))
+    changed = {**request.__dict__, "agent": load_agent(agent_dir), "services": (service,)}
+    result = LocalSandbox().run(RunRequest(**changed))
+    assert result.status == FailureKind.INFRA_ERROR, result.error
+    assert "cannot start agent command '/no/such/binary'" in result.error
+
+
+def test_classification_of_how_a_run_ended(tmp_path):
+    from mleray.sandbox.lifecycle import Ending, classify
+
+    request = probe_request(tmp_path, "submit", time_limit=5, memory_bytes=1000)
+    cases = [
+        (Ending(FailureKind.CANCELLED, -15), "infra", (FailureKind.CANCELLED, "cancelled")),
+        (Ending(FailureKind.TIMEOUT, 0), "svc down", (FailureKind.INFRA_ERROR, "svc down")),
+        (
+            Ending(FailureKind.TIMEOUT, 137, True),
+            None,
+            (FailureKind.TIMEOUT, "time limit of 5s exceeded"),
+        ),
+        (Ending(None, 137, True), None, (FailureKind.OOM, "out of memory (limit 1000 bytes)")),
+        (Ending(None, 0, True), None, (FailureKind.COMPLETED, None)),
+        (Ending(None, -9), None, (FailureKind.AGENT_ERROR, "agent killed by signal SIGKILL")),
+        (Ending(None, 3), None, (FailureKind.AGENT_ERROR, "agent exited with code 3")),
+    ]
+    for ending, service_error, expected in cases:
+        assert classify(request, ending, service_error) == expected, ending
 
 
 # ------------------------------------------------------------------ shared building blocks
@@ -204,10 +259,10 @@ def test_noop_and_sleep_locally(tmp_path):
     for name, kwargs in (("noop", {}), ("sleep", {"seconds": 0.5})):
         request = RunRequest(
             trial_id=name,
-            sweep="h3-test-local",
+            results_key="h3-test-local",
             competition_id="tiny",
             public_dir=public,
-            agent_dir=get_agent(name).dir,
+            agent=get_agent(name),
             workdir=tmp_path / name,
             kwargs=kwargs,
         )
@@ -243,10 +298,10 @@ def test_baseline_is_seed_dependent_and_valid(tmp_path):
     for seed in (0, 1, 0):
         request = RunRequest(
             trial_id=f"b{seed}",
-            sweep="h3-test-local",
+            results_key="h3-test-local",
             competition_id="tiny",
             public_dir=public,
-            agent_dir=get_agent("baseline").dir,
+            agent=get_agent("baseline"),
             workdir=tmp_path / f"s{seed}-{len(submissions)}",
             seed=seed,
             kwargs={"n_estimators": 20},

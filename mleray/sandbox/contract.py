@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from mleray.agents import AgentConfig
 from mleray.sandbox.base import RunRequest
 
 SANDBOX_DIR = Path(__file__).resolve().parent
@@ -61,16 +60,17 @@ def gpu_environment(gpu_ids: tuple[str, ...], devices_attached: bool) -> dict[st
     return {"MLERAY_GPU_IDS": ids, "CUDA_VISIBLE_DEVICES": cuda, "NVIDIA_VISIBLE_DEVICES": ids}
 
 
-def agent_kwargs(agent: AgentConfig, request: RunRequest) -> dict:
+def agent_kwargs(request: RunRequest) -> dict:
     """The agent's default kwargs overridden by the request's."""
-    return {**agent.kwargs, **request.kwargs}
+    return {**request.agent.kwargs, **request.kwargs}
 
 
 def agent_environment(
-    request: RunRequest, agent: AgentConfig, paths: AgentPaths, devices_attached: bool = False
+    request: RunRequest, paths: AgentPaths, devices_attached: bool = False
 ) -> dict[str, str]:
     """Every variable the agent gets, secrets included (callers must never log this).
     The agent's own env may change HOME and the like, never mleray's variables."""
+    agent = request.agent
     defaults = {"HOME": paths.home, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
     own = {
         "COMPETITION_ID": request.competition_id,
@@ -84,16 +84,16 @@ def agent_environment(
         "MLERAY_INSTRUCTIONS": paths.instructions,
         "MLERAY_AGENT_DIR": paths.agent_dir,
         "MLERAY_VALIDATOR": paths.validator,
-        "MLERAY_AGENT_KWARGS": json.dumps(agent_kwargs(agent, request), sort_keys=True),
+        "MLERAY_AGENT_KWARGS": json.dumps(agent_kwargs(request), sort_keys=True),
         **gpu_environment(tuple(request.gpu_ids), devices_attached),
     }
     return {**defaults, **agent.env, **request.env, **own, **request.secrets}
 
 
-def instructions_text(request: RunRequest, agent: AgentConfig, paths: AgentPaths) -> str:
+def instructions_text(request: RunRequest, paths: AgentPaths) -> str:
     network = (
         "none: only loopback; no internet access."
-        if agent.network == "none"
+        if request.agent.network == "none"
         else "bridge: outbound network access for API calls."
     )
     gpus = ", ".join(request.gpu_ids) if request.gpu_ids else "none"

@@ -6,8 +6,12 @@ Layout: a temporary folder with submission/, logs/, code/ and instructions.md, g
 the agent through the same MLERAY_* variables as in docker; MLERAY_DATA points at the
 competition's public folder. The agent runs in the workspace's home/agent (as in docker,
 where it is /home/agent), its folder given as MLERAY_AGENT_DIR, with the interpreter
-that runs mleray first on PATH, in its own process group so a timeout can signal the
-whole group (SIGTERM, grace, SIGKILL). CPU time and peak RSS come from os.wait4.
+that runs mleray first on PATH, in its own process group so the shared stop clock can
+signal the whole group (SIGTERM, grace, SIGKILL). CPU time and peak RSS come from os.wait4.
+
+Services run from the workspace's services/<name> folders, on this machine's loopback (so
+two local runs of services on one fixed port collide: local isolates nothing); host socket
+folders are given by their host path.
 """
 
 from __future__ import annotations
@@ -19,11 +23,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
-from mleray.agents import load_agent
-from mleray.errors import FailureKind, InfraError
+from mleray.agents import AgentConfig
+from mleray.errors import InfraError, SandboxUnavailableError
 from mleray.sandbox import artifacts
 from mleray.sandbox.base import RunRequest, SandboxResult
 from mleray.sandbox.contract import (
@@ -32,7 +35,13 @@ from mleray.sandbox.contract import (
     AgentPaths,
     agent_environment,
     instructions_text,
-    redact,
+)
+from mleray.sandbox.lifecycle import Ending, StopClock, Usage, conclude, not_started, supervise
+from mleray.sandbox.services import (
+    LAUNCHER,
+    launch_config,
+    launched_command,
+    service_files,
 )
 from mleray.sandbox.snapshots import SnapshotTaker
 
@@ -43,26 +52,42 @@ class LocalSandbox:
     name = "local"
     isolated = False
 
-    def reap(self, sweep: str | None = None) -> int:
+    def check_ready(self, agent: AgentConfig) -> str:
+        """The path of the agent's command, or SandboxUnavailableError when it is not found."""
+        command = agent.command_for(agent.dir)[0]
+        found = shutil.which(command, path=_search_path())
+        if found is None:
+            raise SandboxUnavailableError(
+                f"agent {agent.name}: command {command!r} (field 'command' in "
+                f"{agent.dir / 'config.yaml'}) is not found on this machine"
+            )
+        return found
+
+    def reap(self, results_key: str | None = None) -> int:
         return 0  # nothing outlives a run: the process group is killed on every path
 
     def run(self, request: RunRequest, cancel: threading.Event | None = None) -> SandboxResult:
-        agent = load_agent(request.agent_dir)
-        workdir = Path(request.workdir)
-        workdir.mkdir(parents=True, exist_ok=True)
+        cancel = cancel or threading.Event()
+        Path(request.workdir).mkdir(parents=True, exist_ok=True)
+        if cancel.is_set():
+            return not_started(self)
         scratch = Path(tempfile.mkdtemp(prefix="mleray-local-"))
         try:
-            paths = _workspace(scratch, request, agent)
-            env = _environment(request, agent, paths)
-            command = agent.command_for(agent.dir)
-            return _LocalRun(request, paths, workdir, cancel).execute(
-                command, env, Path(paths.home)
+            paths = _workspace(scratch, request)
+            command = launched_command(
+                request,
+                request.agent.command_for(request.agent.dir),
+                [sys.executable, str(LAUNCHER)],
+                str(scratch / "launch.json"),
+            )
+            return _LocalRun(self, request, paths, cancel).execute(
+                command, _environment(request, paths), Path(paths.home)
             )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _workspace(scratch: Path, request: RunRequest, agent) -> AgentPaths:
+def _workspace(scratch: Path, request: RunRequest) -> AgentPaths:
     home = scratch / "home"
     for name in ("submission", "logs", "code", "agent"):
         (home / name).mkdir(parents=True)
@@ -72,39 +97,56 @@ def _workspace(scratch: Path, request: RunRequest, agent) -> AgentPaths:
         logs=str(home / "logs"),
         code=str(home / "code"),
         instructions=str(home / "instructions.md"),
-        agent_dir=str(agent.dir),
+        agent_dir=str(request.agent.dir),
         validator=str(VALIDATOR),
         home=str(home / "agent"),
     )
-    Path(paths.instructions).write_text(instructions_text(request, agent, paths))
+    Path(paths.instructions).write_text(instructions_text(request, paths))
+    if request.services:
+        _place_services(scratch, request, paths)
     return paths
 
 
-def _environment(request: RunRequest, agent, paths: AgentPaths) -> dict[str, str]:
-    env = agent_environment(request, agent, paths)
+def _place_services(scratch: Path, request: RunRequest, paths: AgentPaths) -> None:
+    root = scratch / "services"
+    for service in request.services:
+        (root / service.name).mkdir(parents=True)
+    for relative, file in service_files(request):
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(file.data)
+        target.chmod(file.mode)
+    (scratch / "launch.json").write_text(launch_config(request, str(root), paths.logs))
+
+
+def _search_path() -> str:
     search = [
         str(Path(sys.executable).parent),
         str(VALIDATE_WRAPPER.parent),
         os.environ.get("PATH", ""),
     ]
-    env["PATH"] = os.pathsep.join(p for p in search if p)
-    env["PYTHONDONTWRITEBYTECODE"] = (
-        "1"  # the agent's folder is the user's source tree: leave it clean
-    )
+    return os.pathsep.join(p for p in search if p)
+
+
+def _environment(request: RunRequest, paths: AgentPaths) -> dict[str, str]:
+    env = agent_environment(request, paths)
+    env.update({sockets.env_var: str(sockets.host_dir) for sockets in request.host_sockets})
+    env["PATH"] = _search_path()
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # the agent's folder is the user's source: keep it clean
     return env
 
 
 class _LocalRun:
-    def __init__(self, request: RunRequest, paths: AgentPaths, workdir: Path, cancel):
+    def __init__(self, sandbox: LocalSandbox, request: RunRequest, paths: AgentPaths, cancel):
+        self.sandbox = sandbox
         self.request = request
         self.paths = paths
-        self.workdir = workdir
-        self.cancel = cancel or threading.Event()
-        self.snapshots = SnapshotTaker(workdir, request.snapshot_interval)
+        self.workdir = Path(request.workdir)
+        self.cancel = cancel
+        self.snapshots = SnapshotTaker(self.workdir, request.snapshot_interval)
+        self._waited: tuple[int, object] | None = None  # (wait status, rusage) once exited
 
     def execute(self, command: list[str], env: dict[str, str], cwd: Path) -> SandboxResult:
-        if self.cancel.is_set():
-            return self._result(FailureKind.CANCELLED, "cancelled before start", None, 0.0, None)
         output_path = Path(self.paths.logs).parent / "output.log"
         with open(output_path, "wb") as output:
             try:
@@ -121,104 +163,54 @@ class _LocalRun:
                 raise InfraError(
                     f"cannot start agent command {command[0]!r}: {exc.strerror}"
                 ) from exc
-            started = time.monotonic()
+            clock = StopClock(
+                self.request,
+                self.cancel,
+                terminate=lambda: _kill_group(proc.pid, signal.SIGTERM),
+                kill=lambda: _kill_group(proc.pid, signal.SIGKILL),
+            )
             try:
-                status, usage, stop_reason = self._wait(proc.pid, started)
+                stop_reason = supervise(
+                    clock, lambda: self._exited(proc.pid), POLL_SECONDS, self._snapshot
+                )
             finally:
                 _kill_group(proc.pid, signal.SIGKILL)  # leftovers of the group, on every path
                 proc.returncode = 0  # reaped by os.wait4 already; keep Popen from waiting
-        wall = time.monotonic() - started
-        return self._finish(status, usage, stop_reason, wall, output_path)
+        wall = clock.elapsed()
+        status, rusage = self._waited
+        note = _collect(Path(self.paths.submission).parent, output_path, self.request)
+        ending = Ending(stop_reason, os.waitstatus_to_exitcode(status))
+        usage = Usage(
+            wall,
+            cpu_seconds=rusage.ru_utime + rusage.ru_stime,
+            peak_memory_bytes=rusage.ru_maxrss * 1024,  # Linux reports KiB
+        )
+        return conclude(self.sandbox, self.request, ending, usage, self.snapshots, note)
 
-    def _wait(self, pid: int, started: float):
-        """Poll until exit; SIGTERM the group on timeout/cancel and SIGKILL after grace."""
-        stop_reason: FailureKind | None = None
-        term_at: float | None = None
-        while True:
-            waited, status, usage = os.wait4(pid, os.WNOHANG)
-            if waited == pid:
-                return status, usage, stop_reason
-            elapsed = time.monotonic() - started
-            self.snapshots.offer(elapsed, self._write_submission)
-            if stop_reason is None and (self.cancel.is_set() or elapsed > self.request.time_limit):
-                stop_reason = FailureKind.CANCELLED if self.cancel.is_set() else FailureKind.TIMEOUT
-                term_at = time.monotonic()
-                _kill_group(pid, signal.SIGTERM)
-            elif term_at is not None and time.monotonic() - term_at > self.request.grace_period:
-                _kill_group(pid, signal.SIGKILL)
-            time.sleep(POLL_SECONDS)
+    def _exited(self, pid: int) -> bool:
+        waited, status, rusage = os.wait4(pid, os.WNOHANG)
+        if waited == pid:
+            self._waited = (status, rusage)
+        return waited == pid
+
+    def _snapshot(self, elapsed: float) -> None:
+        self.snapshots.offer(elapsed, self._write_submission)
 
     def _write_submission(self, target: Path, max_bytes: int) -> bool:
         source = Path(self.paths.submission) / "submission.csv"
-        return (
-            artifacts.copy_file(source, target, min(max_bytes, artifacts.SUBMISSION_CAP))
-            is not None
-        )
-
-    def _finish(
-        self, status: int, usage, stop_reason, wall: float, output_path: Path
-    ) -> SandboxResult:
-        collected = _collect(
-            Path(self.paths.submission).parent, output_path, self.workdir, self.request.secrets
-        )
-        submission = self.workdir / "artifacts" / "submission" / "submission.csv"
-        submission = submission if submission.is_file() else None
-        self.snapshots.finish(wall, submission)
-        exit_code = os.waitstatus_to_exitcode(status)
-        if stop_reason is not None:
-            kind, error = (
-                stop_reason,
-                (
-                    "cancelled"
-                    if stop_reason is FailureKind.CANCELLED
-                    else f"time limit of {self.request.time_limit:g}s exceeded"
-                ),
-            )
-        elif exit_code != 0:
-            kind = FailureKind.AGENT_ERROR
-            error = (
-                f"agent exited with code {exit_code}"
-                if exit_code > 0
-                else f"agent killed by signal {signal.Signals(-exit_code).name}"
-            )
-        else:
-            kind, error = FailureKind.COMPLETED, None
-        if collected and error:
-            error = f"{error}; {collected}"
-        cpu = usage.ru_utime + usage.ru_stime
-        peak = usage.ru_maxrss * 1024  # Linux reports KiB
-        return self._result(kind, error, exit_code, wall, submission, cpu, peak)
-
-    def _result(
-        self, kind, error, exit_code, wall, submission, cpu=None, peak=None
-    ) -> SandboxResult:
-        art = self.workdir / "artifacts"
-        return SandboxResult(
-            status=kind.value,
-            error=redact(error, self.request.secrets) if error else None,
-            exit_code=exit_code,
-            wall_seconds=wall,
-            cpu_seconds=cpu,
-            peak_memory_bytes=peak,
-            submission_path=submission,
-            logs_dir=art / "logs" if (art / "logs").is_dir() else None,
-            code_dir=art / "code" if (art / "code").is_dir() else None,
-            snapshots=self.snapshots.taken,
-            sandbox="local",
-            image_id=None,
-            isolated=False,
-        )
+        cap = min(max_bytes, artifacts.SUBMISSION_CAP)
+        return artifacts.copy_file(source, target, cap) is not None
 
 
-def _collect(home: Path, output_path: Path, workdir: Path, secrets) -> str:
+def _collect(home: Path, output_path: Path, request: RunRequest) -> str:
     """Copy the agent's trees into workdir/artifacts; returns a note on skipped files."""
 
     def copy(name: str, dest: Path, cap: int) -> artifacts.Collected:
         return artifacts.copy_tree(home / name, dest, cap)
 
-    return artifacts.collect_artifacts(
-        workdir / "artifacts", copy, _tail(output_path, 10 * 1024**2), dict(secrets)
-    )
+    output = _tail(output_path, 10 * 1024**2)
+    destination = Path(request.workdir) / "artifacts"
+    return artifacts.collect_artifacts(destination, copy, output, dict(request.secrets))
 
 
 def _tail(path: Path, limit: int) -> bytes:

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -121,6 +122,26 @@ def hostile():
             handle.truncate(int(KWARGS["sparse_bytes"]))
 
 
+def services_report():
+    """Talk to each service on loopback (kwarg `ports`: name -> port), as an agent would."""
+    report = {}
+    for name, port in sorted(KWARGS.get("ports", {}).items()):
+        try:
+            with socket.create_connection(("127.0.0.1", int(port)), timeout=10) as conn:
+                conn.sendall(f"ping from the agent to {name}".encode())
+                conn.shutdown(socket.SHUT_WR)
+                reply = b""
+                while chunk := conn.recv(65536):
+                    reply += chunk
+            report[name] = reply.decode()
+        except OSError as exc:
+            report[name] = f"error: {exc}"
+    report["interfaces"] = sorted(os.listdir("/sys/class/net"))
+    report["socket_dir"] = os.environ.get("MLERAY_TEST_SOCKETS")
+    write_json("services.json", report)
+    submit()
+
+
 def oom():
     blocks = []
     for _ in range(int(KWARGS.get("mb", 1024)) // 16):
@@ -151,6 +172,8 @@ def main():
         hostile()
     elif mode == "oom":
         oom()
+    elif mode == "services":
+        services_report()
     elif mode == "orphan":  # leaves a child behind: the sandbox must not
         child = subprocess.Popen(["sleep", "300"])
         write_json("orphan.json", {"pid": child.pid})
