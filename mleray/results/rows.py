@@ -30,13 +30,6 @@ def _identity(trial: Trial, attempt: int) -> dict:
     }
 
 
-def _placement(outcome: TrialOutcome) -> tuple[str | None, str | None, tuple[str, ...]]:
-    """(node_id, node_ip, gpu_ids), from `outcome.placement` or, for outcomes built
-    before it existed, from the loose fields it replaced."""
-    placement = getattr(outcome, "placement", None) or outcome
-    return placement.node_id, placement.node_ip, tuple(placement.gpu_ids)
-
-
 def build_trial_row(
     trial: Trial,
     outcome: TrialOutcome,
@@ -45,7 +38,7 @@ def build_trial_row(
 ) -> dict:
     """One TRIAL_SCHEMA row: identity, outcome, placement and usage, grade, versions.
     `grade_error`, when given, says why there is no report (grading itself failed)."""
-    node_id, node_ip, gpu_ids = _placement(outcome)
+    placement = outcome.placement
     grade = grade_columns(report)
     if grade_error is not None:
         grade["grade_error"] = grade_error
@@ -55,9 +48,9 @@ def build_trial_row(
         "error": outcome.error,
         "exit_code": outcome.exit_code,
         "sandbox": outcome.sandbox or trial.sandbox,
-        "node_id": node_id,
-        "node_ip": node_ip,
-        "gpu_ids": ",".join(gpu_ids),
+        "node_id": placement.node_id,
+        "node_ip": placement.node_ip,
+        "gpu_ids": ",".join(placement.gpu_ids),
         "gpu_share": trial.gpus,
         "cpus": trial.cpus,
         "memory_bytes": trial.memory_bytes,
