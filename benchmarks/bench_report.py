@@ -25,7 +25,9 @@ from mleray.analysis import rates
 from mleray.analysis.frame import NOT_RUN_STATUSES, final_trials, one_run_per_cell, runs_frame
 from mleray.analysis.passk import pass_at_k_table
 from mleray.analysis.report import build_report
-from mleray.analysis.synthetic import synthetic_trials, write_results
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repo root: tests.helpers
+from tests.helpers.synthetic import synthetic_trials, write_results  # noqa: E402
 
 BIG = dict(competitions=75, agents=4, models=5, seeds=667)  # 1,000,500 rows
 SMALL = [

@@ -8,7 +8,7 @@ import pytest
 
 from mleray.analysis import curves, scores
 from mleray.analysis.frame import final_trials, runs_frame
-from mleray.analysis.synthetic import snapshot_table, trial_table
+from tests.helpers.synthetic import snapshot_table, trial_table
 
 KEYS = ["agent", "model"]
 H = 3600.0

@@ -8,7 +8,7 @@ import pytest
 
 from mleray.analysis import plots
 from mleray.analysis.report import build_report
-from mleray.analysis.synthetic import synthetic_trials, write_results
+from tests.helpers.synthetic import synthetic_trials, write_results
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEYS = ["agent", "model"]

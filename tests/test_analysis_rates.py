@@ -8,7 +8,7 @@ import pytest
 
 from mleray.analysis import bootstrap, rates
 from mleray.analysis.frame import final_trials, one_run_per_cell, runs_frame
-from mleray.analysis.synthetic import trial_table
+from tests.helpers.synthetic import trial_table
 
 KEYS = ["agent", "model"]
 

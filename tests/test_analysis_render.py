@@ -12,7 +12,7 @@ from rich.console import Console
 from mleray.analysis.curves import display_unit
 from mleray.analysis.render import shown_ks, terminal_view, to_json, to_markdown
 from mleray.analysis.report import build_report, records
-from mleray.analysis.synthetic import synthetic_trials, write_results
+from tests.helpers.synthetic import synthetic_trials, write_results
 
 
 def test_records_are_plain_python_with_none_for_missing():

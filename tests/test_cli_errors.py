@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mleray.analysis.synthetic import write_results
+from tests.helpers.synthetic import write_results
 
 
 def mleray(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

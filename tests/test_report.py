@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from mleray.analysis.render import to_markdown, write_report
 from mleray.analysis.report import build_report
-from mleray.analysis.synthetic import write_results
 from mleray.errors import MlerayError, NotFoundError
+from tests.helpers.synthetic import write_results
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -1,4 +1,5 @@
-"""Synthetic results folders in the store's layout, for tests and the report benchmark.
+"""Synthetic results folders in the store's layout, for tests and the report benchmark
+(`benchmarks/bench_report.py`); not part of the library, which never uses them.
 
 `trial_table(rows)` fills every TRIAL_SCHEMA column a row leaves out (sensible defaults
 for a completed, graded trial), so a test states only what it is about. `synthetic_trials`
