@@ -16,7 +16,8 @@ from collections import deque
 from pathlib import Path
 
 PACKAGE = "mleray"
-PACKAGE_DIR = Path(__file__).resolve().parent.parent / PACKAGE
+TESTS_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = TESTS_DIR.parent / PACKAGE
 MAX_MODULE_LINES = 400
 
 # design.md's layers: these load neither ray nor docker, so they are testable without either
@@ -231,3 +232,35 @@ def test_no_module_over_400_lines():
         if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES
     }
     assert not long, f"modules over {MAX_MODULE_LINES} lines (split by concept): {long}"
+
+
+def names_a_test_file(name: str) -> bool:
+    """Whether dotted `name` is one of this suite's test files (`test_x`, `tests.test_x`)."""
+    parts = name.split(".")
+    if parts[0] == "tests":
+        return any(part.startswith("test_") for part in parts[1:])
+    return parts[0].startswith("test_") and (TESTS_DIR / f"{parts[0]}.py").exists()
+
+
+def test_no_test_file_imports_another():
+    """Shared test code lives in tests/helpers/: a test file imported by another is loaded
+    twice (once by pytest, once by the import) and ties the two files' edits together."""
+    offenders = []
+    for path in sorted(TESTS_DIR.rglob("*.py")):
+        for node in import_nodes(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif node.module == "tests":  # from tests import test_x
+                names = [f"tests.{alias.name}" for alias in node.names]
+            elif node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                names = []
+            offenders += [
+                (str(path.relative_to(TESTS_DIR)), node.lineno, name)
+                for name in names
+                if names_a_test_file(name)
+            ]
+    assert not offenders, "move what they share into tests/helpers/:\n" + "\n".join(
+        f"{file}:{line} imports {name}" for file, line, name in sorted(offenders)
+    )
