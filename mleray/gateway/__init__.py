@@ -16,7 +16,19 @@ This package imports neither ray nor docker; `mleray.actors.gateway_actor` puts 
 Importing it loads only the light modules below (no aiohttp).
 """
 
+from pathlib import Path
+
 from mleray.gateway.routes import Budget, GatewayConfigError, ModelRoute, parse_model_entry
 from mleray.gateway.usage import ModelUsage
 
-__all__ = ["Budget", "GatewayConfigError", "ModelRoute", "ModelUsage", "parse_model_entry"]
+# the in-container relay (stdlib only): mount it and run `python3 -S FORWARDER_SCRIPT ...`
+FORWARDER_SCRIPT = Path(__file__).resolve().parent / "forwarder.py"
+
+__all__ = [
+    "FORWARDER_SCRIPT",
+    "Budget",
+    "GatewayConfigError",
+    "ModelRoute",
+    "ModelUsage",
+    "parse_model_entry",
+]

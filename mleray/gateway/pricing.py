@@ -52,6 +52,11 @@ def _price(reference: tuple, tokens: TokenCount) -> float | None:
         return None
 
 
+def load_table() -> None:
+    """Import the table now (about 1 s), so that no request waits for it."""
+    has_price(ModelRoute("gpt-4o-mini"))
+
+
 def has_price(route: ModelRoute) -> bool:
     """Whether the table prices the route's model (a dollar budget needs one)."""
     return request_dollars(route, TokenCount(prompt=1000, completion=1000)) is not None

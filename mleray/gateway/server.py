@@ -11,6 +11,7 @@ relayed (streams event by event), with its usage added to the trial's meter.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -25,7 +26,7 @@ from aiohttp import web
 from mleray.gateway import replies
 from mleray.gateway.extract import CHAT, MESSAGES, EventStream, body_usage
 from mleray.gateway.fair import FairLimiter, node_share
-from mleray.gateway.pricing import request_dollars
+from mleray.gateway.pricing import load_table, request_dollars
 from mleray.gateway.routes import ModelRoute
 from mleray.gateway.tokens import TokenRegistry, TrialGrant
 from mleray.gateway.upstream import ErrorReply, RetryPolicy, provider_headers, send
@@ -74,6 +75,7 @@ class Gateway:
     ) -> GatewayAddress:
         """Serve on `unix_path` (made reachable by any local user: the agent's uid in a
         container differs) and on 127.0.0.1:`tcp_port` when given (0: any free port)."""
+        await asyncio.get_running_loop().run_in_executor(None, load_table)  # not in a request
         timeout = aiohttp.ClientTimeout(total=None, connect=30, sock_read=self.read_timeout)
         self._session = aiohttp.ClientSession(
             timeout=timeout, connector=aiohttp.TCPConnector(limit=0)

@@ -10,7 +10,8 @@ first `fail_first`), and the most requests it had in flight at once.
     python -m mleray.gateway.stub --port 8000 [--script FILE]
 
 A script file (YAML or JSON): `replies` (list of strings), `by_model` (model -> list),
-`fail_first`, `retry_after` (seconds), `delay_seconds` (before each answer), `require_key`.
+`fail_first`, `retry_after` (seconds), `delay_seconds` (before each answer), `require_key`,
+`echo_key`.
 `GET /stub/stats` returns the counters as JSON.
 """
 
@@ -43,6 +44,7 @@ class StubScript:
     retry_after: float = 0.05  # the Retry-After those 429s carry
     delay_seconds: float = 0.0  # wait before each answer (to keep requests in flight)
     require_key: str | None = None  # any other key gets 401
+    echo_key: bool = False  # a careless provider: quote the caller's key in each reply
 
     @classmethod
     def from_file(cls, path: str | Path) -> StubScript:
@@ -50,6 +52,11 @@ class StubScript:
         by_model = {m: tuple(r) for m, r in (raw.pop("by_model", None) or {}).items()}
         replies = tuple(raw.pop("replies", REPLIES))
         return cls(replies=replies, by_model=by_model, **raw)
+
+
+def _key(request: web.Request) -> str:
+    auth = request.headers.get("Authorization", "")
+    return auth[7:] if auth.startswith("Bearer ") else request.headers.get("x-api-key", "")
 
 
 def _words(text: str) -> int:
@@ -117,8 +124,7 @@ class StubProvider:
 
     def _admit(self, request: web.Request) -> web.Response | None:
         """Record the key; a 401 or a scripted 429, or None to answer."""
-        auth = request.headers.get("Authorization", "")
-        key = auth[7:] if auth.startswith("Bearer ") else request.headers.get("x-api-key", "")
+        key = _key(request)
         self.keys_seen.add(key)
         self.requests += 1
         if self.script.require_key is not None and key != self.script.require_key:
@@ -154,6 +160,8 @@ class StubProvider:
             if self.script.delay_seconds:
                 await asyncio.sleep(self.script.delay_seconds)
             model, reply, prompt, completion = self._reply(body)
+            if self.script.echo_key:
+                reply = f"{reply}\n(called with key {_key(request)} )"
             self.by_model[model] += 1
             self.prompt_tokens += prompt
             self.completion_tokens += completion

@@ -59,7 +59,8 @@ for target in targets:
         result[target] = model.predict_proba(x_test)[:, 1]
     else:
         result[target] = model.predict(x_test)
-result[[id_col] + outputs].to_csv(out, index=False)
+result[[id_col] + outputs].to_csv(out + ".tmp", index=False)
+os.replace(out + ".tmp", out)  # a snapshot never sees half a file
 print("wrote", out, len(result), "rows")
 ```
 """
