@@ -130,11 +130,21 @@ def _check_file(comp: Competition, rel: str, record: dict) -> None:
 
 
 def _with_sample_columns(comp: Competition) -> Competition:
+    """An MLE-bench competition's id and target columns, as the agent's validator infers them
+    from the sample submission and the public test table (id "" where none identifies rows:
+    an MLE-bench sample may begin with its target, as Insult,Date,Comment does)."""
     if comp.id_column and comp.target_columns:
         return comp
-    with comp.sample_submission_path.open() as handle:
-        header = handle.readline().strip().split(",")
-    return dataclasses.replace(comp, id_column=header[0], target_columns=tuple(header[1:]))
+    from mleray.grading.validate import SubmissionError, read_csv_strict, sample_layout
+
+    path = comp.sample_submission_path
+    try:
+        layout = sample_layout(read_csv_strict(path, 2**62, max_columns=None), path)
+    except SubmissionError as exc:
+        raise SpecError(f"competition {comp.id}: sample submission unusable: {exc}") from None
+    return dataclasses.replace(
+        comp, id_column=layout.id_column or "", target_columns=layout.predictions
+    )
 
 
 # --------------------------------------------------------------------------- preparing

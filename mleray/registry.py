@@ -292,7 +292,6 @@ def _load_mlebench(folder: Path, raw: dict, mlebench_root: Path) -> Competition:
         raise SpecError(f"{path}: field 'description' names a missing file {description}")
     data_dir = mlebench_root / comp_id / "prepared"
     sample_path = mlebench_root / sample
-    id_column, targets = _columns_of(sample_path)
     return Competition(
         id=comp_id,
         name=_field(raw, path, "name", default=comp_id),
@@ -307,21 +306,12 @@ def _load_mlebench(folder: Path, raw: dict, mlebench_root: Path) -> Competition:
         prepare=_local_ref(folder, preparer, as_file=True),
         answers=os.path.relpath(mlebench_root / answers, data_dir / "private"),
         sample_submission=os.path.relpath(sample_path, data_dir / "public"),
-        id_column=id_column,
-        target_columns=targets,
+        # MLE-bench's config names neither: `data.ensure_prepared` reads them off the
+        # prepared sample submission and public test table (validate.sample_layout)
+        id_column="",
+        target_columns=(),
         leaderboard_path=folder / "leaderboard.csv",
     )
-
-
-def _columns_of(sample_path: Path) -> tuple[str, tuple[str, ...]]:
-    """Id and target columns from a prepared sample submission's header (empty until the
-    data is prepared: MLE-bench's config does not name them)."""
-    try:
-        with sample_path.open() as handle:
-            header = handle.readline().strip().split(",")
-    except OSError:
-        return "", ()
-    return header[0], tuple(header[1:])
 
 
 def _local_ref(folder: Path, ref: str, as_file: bool) -> str:

@@ -70,6 +70,18 @@ def describe(comp, prepared: bool) -> dict:
     return record
 
 
+def _resolved(comp):
+    """(the competition, prepared?): a prepared MLE-bench one with its id and target columns
+    read off its sample submission."""
+    from mleray import data
+    from mleray.errors import NotPreparedError
+
+    try:
+        return data.ensure_prepared(comp), True
+    except NotPreparedError:
+        return comp, False
+
+
 @competitions_app.command("list")
 def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -77,13 +89,13 @@ def list_command(
     mlebench_data_dir: str | None = MlebenchOption,
 ) -> None:
     """List every competition found, with its metric, source and whether it is prepared."""
-    from mleray import data, registry
+    from mleray import registry
 
     try:
         comps = registry.list_competitions(_paths(competitions_path), mlebench_data_dir)
+        records = [describe(*_resolved(c)) for c in comps]
     except MlerayError as exc:
         raise _fail(exc) from None
-    records = [describe(c, data.is_prepared(c)) for c in comps]
     if as_json:
         typer.echo(json.dumps(records, indent=2))
         return
@@ -107,15 +119,15 @@ def show_command(
     mlebench_data_dir: str | None = MlebenchOption,
 ) -> None:
     """Show one competition's config fields, data paths, and whether it is prepared."""
-    from mleray import data, registry
+    from mleray import registry
 
     try:
         comp = registry.get_competition(
             competition_id, _paths(competitions_path), mlebench_data_dir
         )
+        record = describe(*_resolved(comp))
     except MlerayError as exc:
         raise _fail(exc) from None
-    record = describe(comp, data.is_prepared(comp))
     if as_json:
         typer.echo(json.dumps(record, indent=2))
         return

@@ -192,9 +192,10 @@ def _parse_metric_answers(competition: Competition, metric: Metric, content_dige
             f"answers {path} have {len(targets)}"
         )
     ids = list(frame[id_column])
-    if validate.duplicate_ids(ids):
+    keys = pd.Series([str(v).strip() for v in ids])
+    if keys.duplicated().any():
         raise SpecError(
-            f"answers {path}: duplicate ids {validate.duplicate_ids(ids)[:5]} "
+            f"answers {path}: duplicate ids {list(keys[keys.duplicated()].unique()[:5])} "
             f"in column {id_column!r}"
         )
     try:

@@ -7,7 +7,7 @@ Debian bookworm's pandas 1.5.3 / numpy 1.24 as well as pandas 3:
 
     python3 validate.py SUBMISSION SAMPLE [--id-column C] [--probabilities]
 
-prints one line and exits 0 (valid) or 1 (invalid).
+prints one line and exits 0 (valid, maybe with a warning) or 1 (invalid).
 """
 
 from __future__ import annotations
@@ -33,12 +33,14 @@ SIZE_FACTOR = 10
 MAX_COLUMNS = 10_000  # or twice the reference's columns, if more
 _SHOWN = 5  # how many offending ids/values an error message lists
 _QUOTED_CHARS = 60  # how much of one id/value an error message shows
+NO_ID = "no column of the sample submission has one distinct value per row (and is in test*.csv)"
 
 
 @dataclass(frozen=True)
 class ValidationResult:
     valid: bool
     error: str | None
+    warning: str | None = None  # valid, but something could not be checked
 
 
 class SubmissionError(Exception):
@@ -47,10 +49,7 @@ class SubmissionError(Exception):
 
 def size_limit(reference_path) -> int:
     """The byte cap for a submission compared with `reference_path` (sample or answers)."""
-    try:
-        reference_size = os.stat(reference_path).st_size
-    except OSError:
-        reference_size = 0
+    reference_size = os.stat(reference_path).st_size if os.path.isfile(reference_path) else 0
     return max(DEFAULT_MAX_BYTES, SIZE_FACTOR * reference_size)
 
 
@@ -177,11 +176,6 @@ def check_columns(frame: pd.DataFrame, expected: Sequence[str], name: str) -> No
         raise SubmissionError(f"{name}: unexpected column(s) {_listing(extra)}")
 
 
-def duplicate_ids(values) -> list:
-    keys = _text_keys(values)
-    return list(keys[keys.duplicated()].unique())
-
-
 def _text_keys(values) -> pd.Index:
     return pd.Index([str(v).strip() for v in values], dtype=object)
 
@@ -193,9 +187,7 @@ def _numeric_keys(keys: pd.Index) -> pd.Index | None:
         numbers = [Decimal(v) for v in keys]
     except InvalidOperation:
         return None
-    if not all(n.is_finite() for n in numbers):
-        return None
-    return pd.Index(numbers, dtype=object)
+    return pd.Index(numbers, dtype=object) if all(n.is_finite() for n in numbers) else None
 
 
 def check_ids(frame: pd.DataFrame, id_column: str, reference_ids, name: str) -> np.ndarray:
@@ -236,20 +228,13 @@ def numeric_values(
         raise SubmissionError(
             f"{name}: non-numeric value {quoted(cell)} in {label}{at_row(row, ids)}"
         )
-    infinite = np.flatnonzero(np.isinf(values))
-    if len(infinite):
-        row = infinite[0]
-        raise SubmissionError(
-            f"{name}: infinite value {quoted(text.iloc[row])} in {label}{at_row(row, ids)}"
-        )
+    checks = [("infinite value {!r}", np.isinf(values))]
     if probability:
-        outside = np.flatnonzero((values < 0) | (values > 1))
-        if len(outside):
-            row = outside[0]
-            raise SubmissionError(
-                f"{name}: probability {_cut(text.iloc[row])} outside [0, 1] "
-                f"in {label}{at_row(row, ids)}"
-            )
+        checks.append(("probability {} outside [0, 1]", (values < 0) | (values > 1)))
+    for message, mask in checks:
+        for row in np.flatnonzero(mask)[:1]:
+            cell = message.format(_cut(text.iloc[row]))
+            raise SubmissionError(f"{name}: {cell} in {label}{at_row(row, ids)}")
     return values
 
 
@@ -263,39 +248,65 @@ def label_values(column: pd.Series, name: str, ids: Sequence) -> np.ndarray:
     return text.to_numpy(dtype=object)
 
 
-def is_numeric_column(column: pd.Series) -> bool:
-    values = pd.to_numeric(column.astype(str).str.strip(), errors="coerce")
-    return bool(np.isfinite(values.to_numpy(dtype=float)).all())
+@dataclass(frozen=True)
+class SampleLayout:
+    """A sample's id column (or None) and its predictions: the columns not in test*.csv."""
+
+    id_column: str | None
+    predictions: tuple[str, ...]
+
+
+def public_test_columns(folder) -> set[str] | None:
+    """The header fields of the public test table(s) in `folder` (test*.csv), None if none."""
+    names = sorted(os.listdir(folder))
+    tables = [n for n in names if n.lower().startswith("test") and n.lower().endswith(".csv")]
+    columns: set[str] = set()
+    for table in tables:
+        with open(os.path.join(folder, table), encoding="utf-8-sig", newline="") as handle:
+            columns.update(next(csv.reader(handle), []))
+    return columns if tables else None
+
+
+def sample_layout(sample: pd.DataFrame, sample_path, id_column: str | None = None) -> SampleLayout:
+    """The id: the given one, else a column with one distinct value per row that the public
+    test table beside the sample also has (an id-like name first); with no test table, the
+    only such column, or the only id-like one. Never position alone: an MLE-bench sample may
+    begin with its target (Insult,Date,Comment). Answers are never read."""
+    columns = [str(c) for c in sample.columns]
+    shared = public_test_columns(os.path.dirname(os.path.abspath(sample_path)))
+    if id_column is None:
+        keys = [c for c in columns if c in (columns if shared is None else shared)]
+        keys = [c for c in keys if _distinct(sample[c])]
+        id_like = [c for c in keys if _id_like(c)]
+        if len(keys) == 1 or (keys and shared is not None):
+            id_column = (id_like or keys)[0]
+        elif len(id_like) == 1:
+            id_column = id_like[0]
+    features = shared or set()  # copied from the test table, not predicted
+    return SampleLayout(id_column, tuple(c for c in columns if c not in {id_column, *features}))
+
+
+def _id_like(name: str) -> bool:  # id, ID, image_id, PassengerId, ImageID
+    return name == "id" or name.lower().endswith(("_id", " id")) or name[-2:] in ("Id", "ID")
+
+
+def _distinct(column: pd.Series) -> bool:  # one non-empty value per row
+    return not (keys := _text_keys(column)).has_duplicates and bool((keys != "").all())
 
 
 def check_values(
-    frame: pd.DataFrame,
-    reference: pd.DataFrame,
-    id_column: str,
-    name: str,
-    probability_columns: Sequence[str] = (),
+    frame: pd.DataFrame, sample: pd.DataFrame, layout: SampleLayout, name: str, probabilities=()
 ) -> None:
-    """Each target column holds what the reference's holds: numbers where it has numbers."""
-    ids = list(frame[id_column])
-    for column in reference.columns:
-        if column == id_column:
-            continue
-        if column in probability_columns or is_numeric_column(reference[column]):
-            numeric_values(frame[column], name, ids, probability=column in probability_columns)
-        else:
+    """Each prediction column holds what the sample's holds: numbers where it has numbers
+    (in [0, 1] for `probabilities`), labels where it has labels (non-empty unless it has)."""
+    ids = list(frame[layout.id_column]) if layout.id_column else None
+    for column in layout.predictions:
+        cells = sample[column].astype(str).str.strip()
+        numeric = np.isfinite(pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float)).all()
+        if column in probabilities or numeric:
+            numeric_values(frame[column], name, ids, probability=column in probabilities)
+        elif (cells != "").all():
             label_values(frame[column], name, ids)
-
-
-def validate_frames(
-    frame: pd.DataFrame,
-    reference: pd.DataFrame,
-    id_column: str,
-    name: str,
-    probability_columns: Sequence[str] = (),
-) -> None:
-    check_columns(frame, [str(c) for c in reference.columns], name)
-    check_ids(frame, id_column, reference[id_column], name)
-    check_values(frame, reference, id_column, name, probability_columns)
 
 
 def validate_submission(
@@ -303,23 +314,32 @@ def validate_submission(
     sample_submission_path,
     id_column: str | None = None,
     probability_columns: Sequence[str] = (),
+    probabilities: bool = False,
 ) -> ValidationResult:
-    """Compare a submission's format with the sample submission (no labels involved).
-
-    `id_column` defaults to the sample's first column; `probability_columns` must hold
-    values in [0, 1]. A broken *sample* raises SubmissionError: that is not the agent's fault."""
+    """Compare a submission's format with the sample submission (no labels involved). The
+    id column is `sample_layout`'s; without one, ids go unchecked (valid, with a warning).
+    `probability_columns` (every prediction column with `probabilities`) must be in [0, 1].
+    A broken *sample* raises SubmissionError: that is not the agent's fault."""
     sample = read_csv_strict(sample_submission_path, max_bytes=2**62, max_columns=None)
-    id_column = id_column or str(sample.columns[0])
-    if id_column not in sample.columns:
+    if id_column is not None and id_column not in sample.columns:
         raise SubmissionError(f"{sample_submission_path}: has no id column {id_column!r}")
+    layout = sample_layout(sample, sample_submission_path, id_column)
     name = os.fspath(submission_path)
     try:
         frame = read_csv_strict(
             submission_path, size_limit(sample_submission_path), column_cap(len(sample.columns))
         )
-        validate_frames(frame, sample, id_column, name, probability_columns)
+        check_columns(frame, [str(c) for c in sample.columns], name)
+        if layout.id_column:
+            check_ids(frame, layout.id_column, sample[layout.id_column], name)
+        elif len(frame) != len(sample):
+            raise SubmissionError(f"{name}: has {len(frame)} rows, expected {len(sample)}")
+        probability_columns = layout.predictions if probabilities else probability_columns
+        check_values(frame, sample, layout, name, probability_columns)
     except SubmissionError as exc:
         return ValidationResult(False, str(exc))
+    if layout.id_column is None:
+        return ValidationResult(True, None, f"cannot check ids: {NO_ID}")
     return ValidationResult(True, None)
 
 
@@ -330,15 +350,12 @@ def quoted(value) -> str:
 
 
 def _cut(text: str) -> str:
-    return (
-        text
-        if len(text) <= _QUOTED_CHARS
-        else f"{text[:_QUOTED_CHARS]}... ({len(text)} characters)"
-    )
+    cut = len(text) > _QUOTED_CHARS
+    return f"{text[:_QUOTED_CHARS]}... ({len(text)} characters)" if cut else text
 
 
-def at_row(row: int, ids: Sequence) -> str:
-    return f" (row {row + 1}, id {quoted(ids[row])})"
+def at_row(row: int, ids: Sequence | None) -> str:
+    return f" (row {row + 1}, id {quoted(ids[row])})" if ids is not None else f" (row {row + 1})"
 
 
 def _listing(items: Sequence) -> str:
@@ -358,28 +375,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("submission", help="your submission.csv")
     parser.add_argument("sample", help="the competition's sample_submission.csv")
-    parser.add_argument("--id-column", default=None, help="id column (default: the sample's first)")
+    parser.add_argument("--id-column", help="id column (default: inferred from sample and test)")
     parser.add_argument(
-        "--probabilities",
-        action="store_true",
-        help="every non-id column must hold probabilities in [0, 1]",
+        "--probabilities", action="store_true", help="predictions must be probabilities in [0, 1]"
     )
     args = parser.parse_args(argv)
     try:
-        probability_columns: Sequence[str] = ()
-        if args.probabilities:
-            sample_columns = [
-                str(c) for c in read_csv_strict(args.sample, 2**62, max_columns=None).columns
-            ]
-            id_column = args.id_column or sample_columns[0]
-            probability_columns = [c for c in sample_columns if c != id_column]
         result = validate_submission(
-            args.submission, args.sample, args.id_column, probability_columns
+            args.submission, args.sample, args.id_column, probabilities=args.probabilities
         )
     except SubmissionError as exc:
         print(f"cannot validate: sample submission is unusable: {exc}")
         return 2
-    print("Submission is valid." if result.valid else f"Submission is invalid: {result.error}")
+    warning = f" Warning: {result.warning}." if result.warning else ""
+    print(
+        f"Submission is valid.{warning}"
+        if result.valid
+        else f"Submission is invalid: {result.error}"
+    )
     return 0 if result.valid else 1
 
 
