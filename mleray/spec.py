@@ -20,7 +20,10 @@ A spec file looks like this (every key but `name` and `agents` is optional, as l
     competitions_path: [my/competitions]  # extra registry folders
 
 Relative paths are taken from the working directory mleray runs in. Every bad value is one
-`SpecError` naming the file and the field, raised by `load_spec` before any trial starts.
+`SpecError` naming the file and the field, raised by `load_spec` before any trial starts:
+the file is read by `mleray.bounded_yaml` (size, nesting, aliases, repeated keys), every
+value is bounded by `mleray.spec_limits` before anything is expanded, and only then are the
+competitions and agents looked up.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from mleray import spec_limits as limits
+from mleray.bounded_yaml import load_yaml_file
 from mleray.errors import MlerayError, SpecError
+from mleray.spec_limits import check_gpu_share, parse_memory, shown
 
 SANDBOXES = ("docker", "local")
 _TOP_KEYS = {
@@ -55,8 +60,6 @@ _TOP_KEYS = {
 _AGENT_KEYS = {"name", "models", "kwargs"}
 _RESOURCE_KEYS = {"gpus", "cpus", "memory"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
 @dataclass(frozen=True)
@@ -128,85 +131,62 @@ class SweepSpec:
 
 def load_spec(path: str | os.PathLike, *, check: bool = True) -> SweepSpec:
     """Read and validate a spec file. With `check`, competitions and agents must exist."""
-    source = str(path)
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise SpecError(f"{source}: no such spec file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{source}: cannot read the spec file ({exc})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"{source}: malformed YAML{where}: {problem}") from None
-    return spec_from_dict(raw, source=source, check=check)
+    raw = load_yaml_file(path, what="spec file")  # size, depth, aliases and keys bounded
+    return spec_from_dict(raw, source=str(path), check=check)
 
 
 def spec_from_dict(raw: Any, *, source: str = "<spec>", check: bool = True) -> SweepSpec:
-    """Build a SweepSpec from parsed YAML; `source` names the file in error messages."""
+    """Build a SweepSpec from parsed YAML; `source` names the file in error messages.
+    Every field's shape and bounds are checked, then the size of the trial matrix, and only
+    then (with `check`) whether its competitions and agents exist."""
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: a spec must be a mapping of fields, got {type(raw).__name__}")
     _no_unknown(source, "", raw, _TOP_KEYS)
     name = _required(source, raw, "name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise SpecError(
-            f"{source}: field `name` must be a short id (letters, digits, _.-), got {name!r}"
+            f"{source}: field `name` must be a short id (letters, digits, _.-), got {shown(name)}"
         )
-    # absolute, because Ray workers do not run in the driver's working directory
-    paths = [str(Path(p).resolve()) for p in _str_list(source, raw, "competitions_path")]
+    paths = _folders(source, raw, "competitions_path")
+    competitions = _competitions(source, raw)
+    agents = _agents(source, raw.get("agents"))
+    seeds = _seeds(source, raw.get("seeds", 1))
+    trials = len(competitions) * sum(len(a.models) for a in agents) * len(seeds)
+    if trials > limits.MAX_TRIALS:
+        raise SpecError(
+            f"{source}: fields `competitions` × `agents` × `models` × `seeds` plan {trials} "
+            f"trials; at most {limits.MAX_TRIALS}"
+        )
     spec = SweepSpec(
         name=name,
-        competitions=_competitions(source, raw, paths, check),
-        agents=_agents(source, raw.get("agents"), check),
-        seeds=_seeds(source, raw.get("seeds", 1)),
-        resources=_resources(source, raw.get("resources") or {}),
-        time_limit=_positive(source, raw, "time_limit", 600.0),
+        competitions=competitions,
+        agents=agents,
+        seeds=seeds,
+        resources=_resources(source, {} if raw.get("resources") is None else raw["resources"]),
+        time_limit=_seconds(source, raw, "time_limit", 600.0),
         sandbox=_choice(source, raw, "sandbox", SANDBOXES, "docker"),
-        results=_optional_path(source, raw, "results"),
-        max_attempts=int(_positive(source, raw, "max_attempts", 3, integer=True)),
-        snapshot_interval=_positive(source, raw, "snapshot_interval", None),
+        results=_results(source, raw.get("results")),
+        max_attempts=int(_max_attempts(source, raw.get("max_attempts", 3))),
+        snapshot_interval=_seconds(source, raw, "snapshot_interval", None),
         competitions_path=tuple(paths),
         split=raw.get("split"),
         source=source,
     )
+    if check:  # last: the registry is slow to search, and a bad shape needs no search
+        _check_competitions(source, competitions, paths)
+        _check_agents(source, agents)
     return spec
-
-
-def parse_memory(value: Any, where: str = "memory") -> int:
-    """'4g', '512m', '1.5GiB' or a byte count -> bytes (binary units, like Docker's)."""
-    if isinstance(value, bool):
-        raise SpecError(f"{where}: expected a size like '4g', got {value!r}")
-    if isinstance(value, int) and value > 0:
-        return value
-    match = _MEMORY.match(str(value)) if isinstance(value, (str, float)) else None
-    if not match or float(match.group(1)) <= 0:
-        raise SpecError(f"{where}: expected a positive size like '4g' or '512m', got {value!r}")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-
-
-def check_gpu_share(value: Any, where: str = "gpus") -> float:
-    """A GPU request must be 0, a whole number, or 1/k: other fractions can leave actors
-    pending forever when shares from different nodes do not add up."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise SpecError(
-            f"{where}: expected 0, a whole number or 1/k (0.5, 0.25, ...), got {value!r}"
-        )
-    if value == 0 or float(value).is_integer():
-        return float(value)
-    inverse = 1.0 / value
-    if value > 1 or abs(inverse - round(inverse)) > 1e-6:
-        raise SpecError(f"{where}: {value!r} is not a whole number or 1/k (0.5, 0.25, 0.2, ...)")
-    return 1.0 / round(inverse)
 
 
 def _no_unknown(source: str, prefix: str, raw: dict, known: set[str]) -> None:
     for key in raw:
         if key not in known:
+            text = key if isinstance(key, str) and key.isprintable() else shown(key)
+            close = get_close_matches(text, sorted(known), n=1) if isinstance(key, str) else []
+            hint = f"; did you mean `{prefix}{close[0]}`?" if close else ""
             raise SpecError(
-                f"{source}: unknown field `{prefix}{key}` (known: {', '.join(sorted(known))})"
+                f"{source}: unknown field `{prefix}{limits.cut(text)}`{hint} "
+                f"(known: {', '.join(sorted(known))})"
             )
 
 
@@ -216,92 +196,128 @@ def _required(source: str, raw: dict, key: str) -> Any:
     return raw[key]
 
 
-def _str_list(source: str, raw: dict, key: str) -> list[str]:
-    value = raw.get(key) or []
+def _str_list(source: str, raw: dict, key: str, most: int, chars: int) -> list[str]:
+    value = [] if raw.get(key) is None else raw[key]  # `0` or `false` is no list
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise SpecError(f"{source}: field `{key}` must be a list of strings, got {value!r}")
-    return value
+    if not isinstance(value, list):
+        raise SpecError(f"{source}: field `{key}` must be a list of strings, got {shown(value)}")
+    limits.count(source, key, value, most)
+    return [limits.text(source, f"{key}[{i}]", v, chars, "a string") for i, v in enumerate(value)]
 
 
-def _competitions(source: str, raw: dict, paths: list[str], check: bool) -> tuple[str, ...]:
-    ids = _str_list(source, raw, "competitions")
+def _folders(source: str, raw: dict, key: str) -> list[str]:
+    """Registry folders, absolute: Ray workers do not run in the driver's working directory."""
+    entries = _str_list(source, raw, key, limits.MAX_PATHS, limits.MAX_PATH_CHARS)
+    return [str(limits.read_folder(source, f"{key}[{i}]", p)) for i, p in enumerate(entries)]
+
+
+def _competitions(source: str, raw: dict) -> tuple[str, ...]:
+    ids = _str_list(source, raw, "competitions", limits.MAX_COMPETITIONS, limits.MAX_NAME_CHARS)
+    _no_repeats(source, "competitions", ids)
     split = raw.get("split")
     if split is not None and not isinstance(split, str):
-        raise SpecError(f"{source}: field `split` must be a split name, got {split!r}")
+        raise SpecError(f"{source}: field `split` must be a split name, got {shown(split)}")
     if split is not None:
         from mleray.registry import load_split
 
         try:
-            ids = ids + [c for c in load_split(split) if c not in ids]
+            listed = set(ids)
+            ids = ids + [c for c in load_split(split) if c not in listed]
         except MlerayError as exc:
             raise SpecError(f"{source}: field `split`: {exc}") from None
+        limits.count(source, "split", ids, limits.MAX_COMPETITIONS)
     if not ids:
         raise SpecError(
             f"{source}: field `competitions` (or `split`) must name at least one competition"
         )
-    if len(set(ids)) != len(ids):
-        dup = next(c for c in ids if ids.count(c) > 1)
-        raise SpecError(f"{source}: field `competitions` lists {dup!r} twice")
-    if check:
-        from mleray.registry import get_competition
-
-        for i, cid in enumerate(ids):
-            try:
-                get_competition(cid, extra_paths=paths or None)
-            except MlerayError as exc:
-                raise SpecError(f"{source}: field `competitions[{i}]`: {exc}") from None
     return tuple(ids)
 
 
-def _agents(source: str, value: Any, check: bool) -> tuple[AgentSpec, ...]:
+def _no_repeats(source: str, key: str, items: list) -> None:
+    first: dict[Any, int] = {}
+    for i, item in enumerate(items):
+        if item in first:
+            raise SpecError(
+                f"{source}: field `{key}` lists {shown(item)} twice ({key}[{first[item]}] "
+                f"and {key}[{i}])"
+            )
+        first[item] = i
+
+
+def _check_competitions(source: str, ids: tuple[str, ...], paths: list[str]) -> None:
+    from mleray.registry import get_competition
+
+    for i, path in enumerate(paths):
+        if not Path(path).is_dir():
+            raise SpecError(f"{source}: field `competitions_path[{i}]`: no such folder {path}")
+    for i, cid in enumerate(ids):
+        try:
+            get_competition(cid, extra_paths=paths or None)
+        except MlerayError as exc:
+            raise SpecError(f"{source}: field `competitions[{i}]`: {exc}") from None
+
+
+def _agents(source: str, value: Any) -> tuple[AgentSpec, ...]:
     if not isinstance(value, list) or not value:
         raise SpecError(f"{source}: field `agents` must be a non-empty list")
-    agents = []
+    limits.count(source, "agents", value, limits.MAX_AGENTS)
+    agents, runs = [], {}
     for i, entry in enumerate(value):
-        where = f"agents[{i}]"
-        if isinstance(entry, str):
-            entry = {"name": entry}
-        if not isinstance(entry, dict):
-            raise SpecError(f"{source}: field `{where}` must be a name or a mapping, got {entry!r}")
-        _no_unknown(source, f"{where}.", entry, _AGENT_KEYS)
-        name = entry.get("name")
-        if not isinstance(name, str) or not name:
-            raise SpecError(
-                f"{source}: field `{where}.name` must be an agent name or folder, got {name!r}"
-            )
-        models = entry.get("models")
-        if models is None:
-            models = [None]
-        elif (
-            not isinstance(models, list)
-            or not models
-            or not all(isinstance(m, str) and m for m in models)
-        ):
-            raise SpecError(f"{source}: field `{where}.models` must be a non-empty list of strings")
-        kwargs = entry.get("kwargs") or {}
-        if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
-            raise SpecError(f"{source}: field `{where}.kwargs` must be a mapping with string keys")
-        try:
-            json.dumps(kwargs)
-        except (TypeError, ValueError):
-            raise SpecError(
-                f"{source}: field `{where}.kwargs` must hold plain JSON values"
-            ) from None
-        if check:
-            _check_agent(source, where, name)
-        agents.append(AgentSpec(name=name, models=tuple(models), kwargs=dict(kwargs)))
+        agent = _agent(source, f"agents[{i}]", entry)
+        for model in agent.models:  # the same name, kwargs and model would run twice
+            run = (agent.name, agent.kwargs_json, model)
+            if run in runs:
+                raise SpecError(
+                    f"{source}: field `agents[{i}]` repeats agents[{runs[run]}] (same name, "
+                    f"kwargs and model {shown(model)})"
+                )
+            runs[run] = i
+        agents.append(agent)
     return tuple(agents)
 
 
-def _check_agent(source: str, where: str, name: str) -> None:
+def _agent(source: str, where: str, entry: Any) -> AgentSpec:
+    if isinstance(entry, str):
+        entry = {"name": entry}
+    if not isinstance(entry, dict):
+        raise SpecError(
+            f"{source}: field `{where}` must be a name or a mapping, got {shown(entry)}"
+        )
+    _no_unknown(source, f"{where}.", entry, _AGENT_KEYS)
+    name = limits.text(
+        source, f"{where}.name", entry.get("name"), limits.MAX_PATH_CHARS, "an agent name or folder"
+    )
+    if os.sep in name or name.startswith((".", "~")) or Path(name).is_dir():
+        limits.read_folder(source, f"{where}.name", name, agent=True)
+    models = entry.get("models")
+    if models is None:
+        models = [None]
+    elif not isinstance(models, list) or not models:
+        raise SpecError(f"{source}: field `{where}.models` must be a non-empty list of strings")
+    else:
+        limits.count(source, f"{where}.models", models, limits.MAX_MODELS)
+        for k, model in enumerate(models):
+            limits.text(source, f"{where}.models[{k}]", model, limits.MAX_NAME_CHARS, "a string")
+        _no_repeats(source, f"{where}.models", models)
+    kwargs = {} if entry.get("kwargs") is None else entry["kwargs"]
+    if not isinstance(kwargs, dict):
+        raise SpecError(f"{source}: field `{where}.kwargs` must be a mapping with string keys")
+    limits.plain_json(source, f"{where}.kwargs", kwargs)
+    return AgentSpec(name=name, models=tuple(models), kwargs=dict(kwargs))
+
+
+def _check_agents(source: str, agents: tuple[AgentSpec, ...]) -> None:
     from mleray.agents import get_agent
 
-    try:
-        get_agent(name)
-    except MlerayError as exc:
-        raise SpecError(f"{source}: field `{where}.name`: {exc}") from None
+    checked: set[str] = set()
+    for i, agent in enumerate(agents):
+        if agent.name not in checked:
+            try:
+                get_agent(agent.name)
+            except MlerayError as exc:
+                raise SpecError(f"{source}: field `agents[{i}].name`: {exc}") from None
+            checked.add(agent.name)
 
 
 def _seeds(source: str, value: Any) -> tuple[int, ...]:
@@ -309,19 +325,15 @@ def _seeds(source: str, value: Any) -> tuple[int, ...]:
         raise SpecError(
             f"{source}: field `seeds` must be a count or a list of integers, got {value!r}"
         )
-    if isinstance(value, int):
-        if value < 1:
-            raise SpecError(f"{source}: field `seeds` must be a count >= 1, got {value}")
+    if isinstance(value, int):  # the count is bounded before anything is built from it
+        limits.number(source, "seeds", value, 1, limits.MAX_SEEDS, integer=True, unit=" (a count)")
         return tuple(range(value))
     if not isinstance(value, list) or not value:
         raise SpecError(f"{source}: field `seeds` must be a count or a non-empty list of integers")
+    limits.count(source, "seeds", value, limits.MAX_SEEDS)
     for i, seed in enumerate(value):
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise SpecError(
-                f"{source}: field `seeds[{i}]` must be a non-negative integer, got {seed!r}"
-            )
-    if len(set(value)) != len(value):
-        raise SpecError(f"{source}: field `seeds` repeats a seed")
+        limits.number(source, f"seeds[{i}]", seed, 0, limits.MAX_SEED, integer=True)
+    _no_repeats(source, "seeds", value)
     return tuple(value)
 
 
@@ -330,37 +342,43 @@ def _resources(source: str, raw: Any) -> Resources:
         raise SpecError(f"{source}: field `resources` must be a mapping (gpus, cpus, memory)")
     _no_unknown(source, "resources.", raw, _RESOURCE_KEYS)
     gpus = check_gpu_share(raw.get("gpus", 0), f"{source}: field `resources.gpus`")
-    cpus = raw.get("cpus", 1)
-    if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or cpus <= 0:
-        raise SpecError(f"{source}: field `resources.cpus` must be a positive number, got {cpus!r}")
-    memory = parse_memory(raw.get("memory", "4g"), f"{source}: field `resources.memory`")
+    cpus = limits.number(
+        source, "resources.cpus", raw.get("cpus", 1), 0, limits.MAX_CPUS, low_open=True
+    )
+    where = f"{source}: field `resources.memory`"
+    memory = parse_memory(raw.get("memory", "4g"), where)
+    if memory < limits.MIN_MEMORY:
+        raise SpecError(f"{where}: {memory} bytes is below Docker's minimum of 6 MiB")
     return Resources(gpus=gpus, cpus=float(cpus), memory_bytes=memory)
 
 
-def _positive(source: str, raw: dict, key: str, default: Any, integer: bool = False) -> Any:
+def _seconds(source: str, raw: dict, key: str, default: float | None) -> float | None:
     value = raw.get(key, default)
     if value is None:
         return default
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
-        kind = "a positive integer" if integer else "a positive number of seconds"
-        raise SpecError(f"{source}: field `{key}` must be {kind}, got {value!r}")
-    return value if integer else float(value)
+    low = limits.MIN_SNAPSHOT_INTERVAL if key == "snapshot_interval" else 0
+    return float(
+        limits.number(source, key, value, low, limits.MAX_SECONDS, low_open=low == 0, unit=" s")
+    )
+
+
+def _max_attempts(source: str, value: Any) -> int:
+    return limits.number(source, "max_attempts", value, 1, limits.MAX_ATTEMPTS, integer=True)
 
 
 def _choice(source: str, raw: dict, key: str, choices: tuple[str, ...], default: str) -> str:
     value = raw.get(key, default)
     if value not in choices:
         raise SpecError(
-            f"{source}: field `{key}` must be one of {', '.join(choices)}, got {value!r}"
+            f"{source}: field `{key}` must be one of {', '.join(choices)}, got {shown(value)}"
         )
     return value
 
 
-def _optional_path(source: str, raw: dict, key: str) -> Path | None:
-    value = raw.get(key)
+def _results(source: str, value: Any) -> Path | None:
+    """As written (relative paths stay relative), once its resolved form is allowed."""
     if value is None:
         return None
-    if not isinstance(value, str) or not value:
-        raise SpecError(f"{source}: field `{key}` must be a folder path, got {value!r}")
-    return Path(value)
+    limits.text(source, "results", value, limits.MAX_PATH_CHARS, "a folder path")
+    limits.results_folder(source, "results", value)
+    return Path(value).expanduser()
