@@ -200,3 +200,97 @@ def test_to_dict_round_trips(tmp_path):
     again = spec_from_dict(spec.to_dict(), source="copy")
     assert again.competitions == spec.competitions and again.agents == spec.agents
     assert again.resources == spec.resources and again.seeds == spec.seeds
+
+
+def test_values_at_their_bounds_load(tmp_path):
+    from mleray.spec_limits import MAX_ATTEMPTS, MAX_SECONDS, MAX_SEEDS
+
+    spec = load_spec(
+        write(
+            tmp_path,
+            f"""\
+        name: edges
+        competitions: [breast-cancer-auc]
+        agents: [noop]
+        seeds: {MAX_SEEDS}
+        time_limit: {MAX_SECONDS}
+        snapshot_interval: 0.1
+        max_attempts: {MAX_ATTEMPTS}
+        resources: {{gpus: 0.01, cpus: 1024, memory: 6m}}
+        """,
+        )
+    )
+    assert len(spec.seeds) == MAX_SEEDS and spec.time_limit == MAX_SECONDS
+    assert spec.resources.gpus == pytest.approx(0.01) and spec.resources.memory_bytes == 6 * 1024**2
+
+
+def test_one_agent_twice_with_other_kwargs_or_models_is_no_duplicate(tmp_path):
+    spec = load_spec(
+        write(
+            tmp_path,
+            """\
+        name: variants
+        competitions: [breast-cancer-auc]
+        agents:
+          - {name: sleep, kwargs: {seconds: 1}}
+          - {name: sleep, kwargs: {seconds: 2}}
+          - {name: sleep, models: [a], kwargs: {seconds: 1}}
+        """,
+        )
+    )
+    assert [a.kwargs for a in spec.agents] == [{"seconds": 1}, {"seconds": 2}, {"seconds": 1}]
+    # the same kwargs in another key order are the same runs
+    same = [
+        {"name": "sleep", "kwargs": {"b": 1, "a": 2}},
+        {"name": "sleep", "kwargs": {"a": 2, "b": 1}},
+    ]
+    with pytest.raises(SpecError, match=r"`agents\[1\]` repeats agents\[0\]"):
+        spec_from_dict({"name": "twice", "competitions": ["breast-cancer-auc"], "agents": same})
+
+
+def test_anchors_and_merge_keys_within_bounds_work(tmp_path):
+    spec = load_spec(
+        write(
+            tmp_path,
+            """\
+        name: shared
+        competitions: [breast-cancer-auc]
+        agents:
+          - {name: sleep, models: [a], kwargs: &common {seconds: 1, tags: [x, y]}}
+          - {name: sleep, models: [b], kwargs: *common}
+          - {name: sleep, models: [c], kwargs: {<<: *common, seconds: 2}}
+        """,
+        )
+    )
+    assert spec.agents[1].kwargs == {"seconds": 1, "tags": ["x", "y"]}
+    assert spec.agents[2].kwargs == {"seconds": 2, "tags": ["x", "y"]}
+
+
+def test_unknown_key_suggests_the_nearest(tmp_path):
+    path = write(tmp_path, GOOD.replace("time_limit: 120", "time_limt: 120"))
+    with pytest.raises(SpecError, match=r"unknown field `time_limt`; did you mean `time_limit`\?"):
+        load_spec(path)
+
+
+def test_a_bool_or_zero_is_no_default(tmp_path):
+    for change in (
+        ("resources: {gpus: 0.25, cpus: 2, memory: 1.5g}", "resources: false"),
+        ("    kwargs: {seconds: 2}", "    kwargs: 0"),
+    ):
+        with pytest.raises(SpecError, match="must be a mapping"):
+            load_spec(write(tmp_path, GOOD.replace(*change)))
+
+
+def test_home_in_paths_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / "registry").mkdir(parents=True)
+    spec = load_spec(
+        write(
+            tmp_path,
+            GOOD.replace(
+                "results: out/demo", "results: ~/results/demo\ncompetitions_path: [~/registry]"
+            ),
+        )
+    )
+    assert spec.results_dir == tmp_path / "home" / "results" / "demo"
+    assert spec.competitions_path == (str(tmp_path / "home" / "registry"),)
