@@ -13,6 +13,7 @@ import importlib
 
 _EXPORTS = {
     "MAX_SUBMISSION_BYTES": "grade",
+    "check_gradable": "preflight",
     "grade_submission": "grade",
     "decide_medals": "medals",
     "load_leaderboard": "medals",
@@ -22,6 +23,7 @@ _EXPORTS = {
     "get_metric": "metrics",
     "GradeReport": "report",
     "MedalThresholds": "report",
+    "MissingPackageError": "packages",
     "ValidationResult": "validate",
     "validate_submission": "validate",
 }

@@ -30,6 +30,7 @@ import pandas as pd
 
 from mleray.errors import SpecError
 from mleray.grading.medals import SCORE_DECIMALS
+from mleray.grading.packages import missing_package
 from mleray.grading.validate import SubmissionError, column_cap, header_fields
 
 # MLE-bench reads CSVs with round-trip float parsing; pandas 3 parses exactly by default
@@ -68,8 +69,10 @@ def _import(module_name: str, root: Path, spec: str):
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name is None or not module_name.startswith(exc.name):
+        if exc.name is None:
             raise SpecError(f"grader {spec!r}: importing {module_name} failed: {exc}") from None
+        if not module_name.startswith(exc.name):  # the grader's module needs a package
+            raise missing_package(f"grader {spec!r}", exc) from None
     path = root.joinpath(*module_name.split(".")).with_suffix(".py")
     if not path.is_file():
         raise SpecError(f"grader {spec!r}: no module {module_name!r} and no file {path}")
@@ -79,6 +82,9 @@ def _import(module_name: str, root: Path, spec: str):
     sys.modules[unique_name] = module  # dataclasses and pickling look modules up here
     try:
         file_spec.loader.exec_module(module)
+    except ModuleNotFoundError as exc:
+        del sys.modules[unique_name]
+        raise missing_package(f"grader {spec!r} ({path})", exc) from None
     except Exception as exc:
         del sys.modules[unique_name]
         raise SpecError(

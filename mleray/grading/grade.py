@@ -55,7 +55,9 @@ def grade_submission(competition: Competition, submission_path) -> GradeReport:
     """Grade one submission file (None or a missing path: no submission)."""
     leaderboard = load_leaderboard(competition.leaderboard_path)
     metric = get_metric(competition.metric) if competition.metric else None
-    thresholds = medal_thresholds(leaderboard, _lower_is_better(competition, metric, leaderboard))
+    thresholds = medal_thresholds(
+        leaderboard, resolve_lower_is_better(competition, metric, leaderboard)
+    )
     score_file = _scorer(competition, metric)
     exists = submission_path is not None and os.path.lexists(submission_path)
     score, error = None, None
@@ -97,7 +99,7 @@ def build_report(
     )
 
 
-def _lower_is_better(
+def resolve_lower_is_better(
     competition: Competition, metric: Metric | None, leaderboard: pd.DataFrame
 ) -> bool:
     """The config's direction, else the leaderboard's (MLE-bench's rule); a registry metric

@@ -38,6 +38,11 @@ def load_leaderboard(path: Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"leaderboard {path} does not exist")
+    if is_lfs_pointer(path):
+        raise SpecError(
+            f"leaderboard {path} is a Git LFS pointer, not the leaderboard: run `git lfs pull` "
+            "in the repository that holds it (MLE-bench keeps its leaderboards in Git LFS)"
+        )
     try:
         leaderboard = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -51,6 +56,13 @@ def load_leaderboard(path: Path) -> pd.DataFrame:
     if not pd.api.types.is_numeric_dtype(leaderboard["score"]):
         raise SpecError(f"leaderboard {path}: column 'score' is not numeric")
     return leaderboard
+
+
+def is_lfs_pointer(path: Path) -> bool:
+    """Whether `path` is a Git LFS pointer file (a clone without `git lfs pull`)."""
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    return head.startswith((b"version https://git-lfs.github.com/spec/", b"version https://hawser"))
 
 
 def infer_lower_is_better(leaderboard: pd.DataFrame) -> bool:
