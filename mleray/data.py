@@ -1,8 +1,10 @@
 """Preparing a competition's data: raw -> public/private, a checksum manifest, the cache.
 
 Layout (mleray's own competitions): `<data_root>/<id>/raw`, `public`, `private` and
-`manifest.json`. MLE-bench competitions use MLE-bench's layout: `<id>/raw` and
-`<id>/prepared/{public,private,manifest.json}`.
+`manifest.json`. MLE-bench competitions use MLE-bench's layout in its data dir: `<id>/raw` (downloaded
+through the Kaggle API, or extracted from the `<id>.zip` that `mlebench prepare` leaves) and
+`<id>/prepared/{public,private,manifest.json}`, made by the folder's own preparer, called as
+MLE-bench calls it, and checked against its checksums.yaml as `mlebench prepare` checks.
 
 `manifest.json` is the commit marker. Preparing runs the competition's
 `prepare(raw, public, private)` in a staging folder, deletes the old manifest, renames the
@@ -20,14 +22,18 @@ import json
 import os
 import shutil
 import tempfile
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import yaml
+
 from mleray import __version__
 from mleray.competition import Competition
-from mleray.errors import NotPreparedError, SpecError
+from mleray.errors import MlerayError, NotPreparedError, SpecError
+from mleray.grading.packages import missing_package
 
 MANIFEST = "manifest.json"
 # Files larger than this are checked by size on use, not hashed (MLE-bench datasets reach
@@ -150,8 +156,9 @@ def _with_sample_columns(comp: Competition) -> Competition:
 # --------------------------------------------------------------------------- preparing
 
 
-def prepare_competition(comp: Competition, force: bool = False) -> Path:
-    """Make `comp`'s public and private files (idempotent); returns its data dir."""
+def prepare_competition(comp: Competition, force: bool = False, verify: bool = True) -> Path:
+    """Make `comp`'s public and private files (idempotent); returns its data dir. An
+    MLE-bench competition's are checked against its checksums.yaml unless `verify` is off."""
     comp.data_dir.mkdir(parents=True, exist_ok=True)
     with _locked(comp.data_dir.parent / f".{comp.data_dir.name}.lock"):
         if not force and is_prepared(comp):  # MLE-bench-prepared data too (no manifest)
@@ -160,6 +167,8 @@ def prepare_competition(comp: Competition, force: bool = False) -> Path:
         with tempfile.TemporaryDirectory(prefix=".staging-", dir=comp.data_dir) as staging:
             staged = Path(staging)
             _run_prepare(comp, raw, staged)
+            if verify:
+                _check_mlebench_checksums(comp, staged)
             _commit(comp, staged, raw)
     return comp.data_dir
 
@@ -188,8 +197,13 @@ def _ensure_raw(comp: Competition) -> Path:
     with tempfile.TemporaryDirectory(prefix=".raw-", dir=raw.parent) as staging:
         staged = Path(staging) / "raw"
         staged.mkdir()
+        mlebench_zip = raw.parent / f"{comp.id}.zip"  # where `mlebench prepare` downloads
         if comp.source == "builtin":
             _builtin_raw_maker(comp)(staged)
+        elif comp.source == "mlebench" and mlebench_zip.is_file():
+            from mleray.kaggle_source import extract_zip
+
+            extract_zip(mlebench_zip, staged)
         else:
             from mleray.kaggle_source import download_competition
 
@@ -215,7 +229,22 @@ def _run_prepare(comp: Competition, raw: Path, staged: Path) -> None:
     public, private = staged / "public", staged / "private"
     public.mkdir()
     private.mkdir()
-    load_callable(comp, comp.prepare)(raw, public, private)
+    try:
+        prepare = load_callable(comp, comp.prepare)
+        if comp.source != "mlebench":
+            prepare(raw, public, private)
+        else:  # as MLE-bench calls its preparers; their failures are one line
+            try:
+                prepare(raw=raw, public=public, private=private)
+            except Exception as exc:
+                if isinstance(exc, (MlerayError, ModuleNotFoundError)):
+                    raise
+                raise SpecError(
+                    f"MLE-bench preparer {comp.prepare!r} of {comp.id} failed"
+                    f"{_where(exc, comp.root)}: {type(exc).__name__}: {_one_line(exc)}"
+                ) from None
+    except ModuleNotFoundError as exc:
+        raise missing_package(f"preparer {comp.prepare!r} of {comp.id}", exc) from None
     if not (public / "description.md").exists():
         shutil.copyfile(comp.description_path, public / "description.md")
     for path, what in (
@@ -227,6 +256,57 @@ def _run_prepare(comp: Competition, raw: Path, staged: Path) -> None:
                 f"{comp.root / 'config.yaml'}: prepare {comp.prepare!r} wrote no {what} "
                 f"{path.relative_to(staged)}"
             )
+
+
+def _where(exc: BaseException, root: Path) -> str:
+    """' (prepare.py line 47)': the innermost frame of the competition's own code."""
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).is_relative_to(root)
+    ]
+    return f" ({Path(frames[-1].filename).name} line {frames[-1].lineno})" if frames else ""
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300]
+
+
+def _check_mlebench_checksums(comp: Competition, staged: Path) -> None:
+    """The prepared files as MLE-bench checks them: the md5 of each top-level csv, json,
+    jsonl, parquet and bson file of public/ and private/ against the competition's
+    checksums.yaml (where it has one). A difference means other raw data or other library
+    versions than MLE-bench's, so grades could differ from MLE-bench's."""
+    path = comp.root / "checksums.yaml"
+    if comp.source != "mlebench" or not path.is_file():
+        return
+    try:
+        expected = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError:
+        raise SpecError(f"{path} is not valid YAML") from None
+    for folder in ("public", "private"):
+        want = expected.get(folder) or {}
+        have = {p.name: _md5_of(p) for p in sorted((staged / folder).iterdir()) if _checked(p)}
+        for name in sorted(set(want) | set(have)):
+            if want.get(name) == have.get(name):
+                continue
+            if name not in have:
+                why = f"is missing: MLE-bench's {path} lists it"
+            elif name not in want:
+                why = f"is not in MLE-bench's {path}"
+            else:
+                why = f"differs from MLE-bench's (md5 {have[name]}; {path} says {want[name]})"
+            raise NotPreparedError(
+                f"competition {comp.id}: prepared {folder}/{name} {why}; to keep the data "
+                f"anyway: mleray prepare {comp.id} --force --skip-verification"
+            )
+
+
+def _checked(path: Path) -> bool:  # the files MLE-bench checksums
+    return path.is_file() and path.suffix[1:] in ("csv", "json", "jsonl", "parquet", "bson")
+
+
+def _md5_of(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
 
 
 def _commit(comp: Competition, staged: Path, raw: Path) -> None:

@@ -72,6 +72,13 @@ def download_competition(slug: str, dest: Path, api: Any = None) -> list[Path]:
 
 
 def _unzip(archive: Path, dest: Path) -> None:
+    extract_zip(archive, dest)
+    archive.unlink()
+
+
+def extract_zip(archive: Path, dest: Path) -> None:
+    """Extract `archive` into `dest` (not the archives inside it: MLE-bench's preparers
+    extract those themselves), refusing members that would land outside `dest`."""
     try:
         with zipfile.ZipFile(archive) as zipped:
             root = dest.resolve()
@@ -82,7 +89,6 @@ def _unzip(archive: Path, dest: Path) -> None:
             zipped.extractall(dest)
     except zipfile.BadZipFile:
         raise KaggleError(f"{archive} is not a valid zip archive (incomplete download?)") from None
-    archive.unlink()
 
 
 def _status_of(exc: Exception) -> int | None:

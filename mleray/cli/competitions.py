@@ -141,10 +141,17 @@ def prepare_command(
     competition_ids: list[str] | None = typer.Argument(None, metavar="ID..."),
     split: str | None = typer.Option(None, "--split", help="Prepare every competition of a split."),
     force: bool = typer.Option(False, "--force", help="Prepare again even when already prepared."),
+    skip_verification: bool = typer.Option(
+        False,
+        "--skip-verification",
+        help="Keep MLE-bench competitions' prepared files even if they differ from its "
+        "checksums.yaml.",
+    ),
     competitions_path: list[str] | None = PathsOption,
     mlebench_data_dir: str | None = MlebenchOption,
 ) -> None:
-    """Prepare competitions: raw data -> public/private files, with checksums."""
+    """Prepare competitions: raw data -> public/private files, with checksums. MLE-bench
+    competition folders download through the Kaggle API and run their own preparer."""
     from mleray import data, registry
     from mleray.cli.usage_errors import fail
 
@@ -162,7 +169,7 @@ def prepare_command(
                 competition_id, _paths(competitions_path), mlebench_data_dir
             )
             already = not force and data.is_prepared(comp)
-            path = data.prepare_competition(comp, force=force)
+            path = data.prepare_competition(comp, force=force, verify=not skip_verification)
         except MlerayError as exc:
             typer.echo(f"error: {competition_id}: {exc}", err=True)
             failures += 1
