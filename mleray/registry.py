@@ -138,15 +138,28 @@ def splits_dir() -> Path:
     return builtin_competitions_dir() / "splits"
 
 
+# Split names as MLE-bench's users say them: "Lite" is its low split (22 competitions), "all"
+# its 75 (split75.txt), and its own file names without our "mlebench-" prefix.
+SPLIT_ALIASES = {
+    "lite": "mlebench-low",
+    "all": "mlebench-split75",
+    **{n: f"mlebench-{n}" for n in ("low", "medium", "high", "dev", "split75", "systemcard")},
+}
+
+
 def list_splits() -> list[str]:
+    """Split files' names, then the aliases whose files exist."""
     folder = splits_dir()
-    return sorted(p.stem for p in folder.glob("*.txt")) if folder.is_dir() else []
+    names = sorted(p.stem for p in folder.glob("*.txt")) if folder.is_dir() else []
+    return names + [a for a, target in SPLIT_ALIASES.items() if target in names and a not in names]
 
 
 def load_split(name: str) -> list[str]:
     """Competition ids listed in `competitions/splits/<name>.txt` (blank lines and
-    `#` comments ignored)."""
+    `#` comments ignored); an alias (`lite`, `all`, `low`, ...) names another file."""
     path = splits_dir() / f"{name}.txt"
+    if not path.is_file() and name in SPLIT_ALIASES:
+        path = splits_dir() / f"{SPLIT_ALIASES[name]}.txt"
     if not path.is_file():
         raise NotFoundError(
             f"unknown split {name!r} (no {path}; known: {', '.join(list_splits())})"
