@@ -115,8 +115,16 @@ def test_tokens_are_refused_after_revoke_and_for_other_models(served):
         client_a.chat.completions.create(model="stub-b", messages=HELLO)
     assert _client(gateway, token_b).chat.completions.create(model="stub-b", messages=HELLO)
     assert [m.id for m in client_a.models.list()] == ["stub-a"]
+    odd = http.client.HTTPConnection(gateway.address.tcp_url.split("/")[2])
+    odd.request(
+        "POST",
+        "/v1/chat/completions",
+        json.dumps({"model": ["stub-a"], "messages": HELLO}),
+        {"Authorization": f"Bearer {token_a}"},
+    )
+    assert odd.getresponse().status == 403  # a model that is no name is not one given
     usage = gateway.revoke("a")
-    assert usage.refused == 1 and usage.requests == 0
+    assert usage.refused == 2 and usage.requests == 0
     with pytest.raises(openai.AuthenticationError, match="not a live trial token"):
         client_a.chat.completions.create(model="stub-a", messages=HELLO)
     with pytest.raises(openai.AuthenticationError):

@@ -149,10 +149,11 @@ class Gateway:
             return replies.bad_json(api, "is not JSON")
         if not isinstance(body, dict):
             return replies.bad_json(api, "is not a JSON object")
-        route = grant.routes.get(body.get("model"))
+        name = body.get("model")
+        route = grant.routes.get(name) if isinstance(name, str) else None
         if route is None:
             grant.meter.refused()
-            return replies.model_not_granted(api, body.get("model"), grant.routes)
+            return replies.model_not_granted(api, name, grant.routes)
         reason = grant.budget_reason()
         if reason is not None:
             grant.meter.refused()
