@@ -41,7 +41,7 @@ def report(
         metavar="NAME[,NAME]",
         help=(
             "Only the competitions of this split; several, comma-separated, give one row per "
-            "split (e.g. mlebench-low,mlebench-medium,mlebench-high)."
+            "split (e.g. low,medium,high; lite is MLE-bench's low split, all its 75)."
         ),
     ),
     out: Path | None = typer.Option(
@@ -49,6 +49,16 @@ def report(
     ),
     as_json: bool = typer.Option(
         False, "--json", help=("Print the report as JSON on stdout, nothing else.")
+    ),
+    mlebench_reports: Path | None = typer.Option(
+        None,
+        "--mlebench-reports",
+        metavar="DIR",
+        help=(
+            "Also write MLE-bench's grading report JSON here, one "
+            "<agent>[_<model>]_grading_report.json per agent × model (with --split: only "
+            "those competitions), for scripts written for MLE-bench results."
+        ),
     ),
 ) -> None:
     """Pass@k, medal rates with error bars, scaling curves and plots for a results folder."""
@@ -61,6 +71,10 @@ def report(
         splits = [name.strip() for name in split.split(",") if name.strip()] if split else None
         built = build_report(results, ks=ks, split=splits)
         written = write_report(built, out) if out is not None else []
+        if mlebench_reports is not None:
+            from mleray.analysis.mlebench_json import write_mlebench_reports
+
+            written += write_mlebench_reports(results, mlebench_reports, splits)
     except MlerayError as exc:
         raise fail(str(exc)) from None
     if as_json:
