@@ -18,6 +18,7 @@ import openai
 import pytest
 
 from mleray.gateway import FORWARDER_SCRIPT
+from mleray.gateway.contract import forwarder_command
 from mleray.gateway.routes import Budget, ModelRoute
 from mleray.gateway.stub import StubScript, ThreadedStub
 from mleray.gateway.threaded import ThreadedGateway
@@ -254,10 +255,9 @@ def test_over_the_unix_socket_and_through_the_forwarder(served):
     answer = json.loads(direct.getresponse().read())
     assert answer["usage"]["completion_tokens"] > 0
     port_file = Path(gateway.address.unix_path).parent / "port"
+    command = forwarder_command(str(FORWARDER_SCRIPT), gateway.address.unix_path, port=0)
     relay = subprocess.Popen(
-        [sys.executable, "-S", str(FORWARDER_SCRIPT), "--socket", gateway.address.unix_path]
-        + ["--port", "0", "--port-file", str(port_file)],
-        stdout=subprocess.DEVNULL,
+        [sys.executable, *command[1:], "--port-file", str(port_file)], stdout=subprocess.DEVNULL
     )
     try:
         deadline = time.monotonic() + 10

@@ -30,12 +30,8 @@ def local_ray(monkeypatch):
 
 
 def test_one_gateway_per_node_serves_and_revokes(local_ray):
-    from mleray.actors.gateway_actor import (
-        SOCKET_NAME,
-        gateway_for_node,
-        start_gateways,
-        stop_gateways,
-    )
+    from mleray.actors.gateway_actor import gateway_for_node, start_gateways, stop_gateways
+    from mleray.gateway.contract import SOCKET_NAME
 
     ray = local_ray
     with (

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from mleray.gateway.contract import agent_model_env, forwarder_base_url
 from mleray.gateway.extract import CHAT, MESSAGES, EventStream, TokenCount, body_usage
 from mleray.gateway.fair import FairLimiter, node_share
 from mleray.gateway.pricing import has_price, request_dollars
@@ -226,3 +227,13 @@ def test_usage_record_and_unknown_prices():
     row = usage.to_dict()
     assert row["total_tokens"] == 17 and row["models"] == "a,b" and row["retries"] == 2
     assert row["latency_mean_seconds"] == pytest.approx(4.5 / 3) and row["errors"] == 1
+
+
+def test_the_agent_environment_points_both_clients_at_the_gateway():
+    env = agent_model_env(forwarder_base_url(4000), "mleray-trial-x")
+    assert env == {
+        "OPENAI_BASE_URL": "http://127.0.0.1:4000/v1",
+        "OPENAI_API_KEY": "mleray-trial-x",
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:4000",
+        "ANTHROPIC_API_KEY": "mleray-trial-x",
+    }

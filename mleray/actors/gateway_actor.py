@@ -23,6 +23,7 @@ from pathlib import Path
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from mleray.gateway.contract import SOCKET_NAME
 from mleray.gateway.routes import Budget, ModelRoute
 from mleray.gateway.server import GatewayAddress
 from mleray.gateway.threaded import ThreadedGateway
@@ -30,7 +31,6 @@ from mleray.gateway.upstream import RetryPolicy
 from mleray.gateway.usage import ModelUsage
 
 NAME_PREFIX = "mleray-gateway-"
-SOCKET_NAME = "gateway.sock"
 MAX_SOCKET_PATH = 107  # sun_path is 108 bytes with its terminating NUL
 
 
