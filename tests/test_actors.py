@@ -54,6 +54,26 @@ def test_actor_options_follow_resources():
     assert options["max_concurrency"] >= 2  # cancel() must reach a busy actor
 
 
+def test_infra_error_outcomes_have_one_constructor_and_a_failure_kind():
+    from datetime import UTC, datetime, timedelta
+
+    from mleray.actors.outcome import Placement
+    from mleray.errors import FailureKind
+
+    started = datetime.now(UTC) - timedelta(seconds=5)
+    where = Placement("n1", "10.0.0.1", ("0",))
+    lost = TrialOutcome.infra_error("t", 2, started, "OSError: disk full\ntraceback", where)
+    assert lost.status is FailureKind.INFRA_ERROR and lost.retryable
+    assert lost.error == "OSError: disk full" and lost.placement == where
+    assert 4.5 < lost.wall_seconds < 60 and lost.finished_at > started
+    never_placed = TrialOutcome.infra_error("t", 1, datetime.now(UTC), "actor or node lost")
+    assert never_placed.placement == Placement(None, None, ())
+    stopped = lost.with_status(FailureKind.CANCELLED, "sweep cancelled")
+    assert stopped.status is FailureKind.CANCELLED and not stopped.retryable
+    as_text = TrialOutcome("t", 1, "timeout", None, started, started, 0.0)  # a stored value
+    assert as_text.status is FailureKind.TIMEOUT
+
+
 def start(ray, trial, **extra):
     from mleray.actors.trial_actor import TrialActor
 

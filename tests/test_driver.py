@@ -214,6 +214,45 @@ def test_admission_limit_counts_every_resource():
     assert admission_limit(trial, {"CPU": 8.0}, local=False) == 1 + 2  # may autoscale
 
 
+def test_preflight_resolves_each_competition_and_agent_once(tmp_path, builtin_data):
+    from mleray.driver import preflight
+
+    spec = sweep_spec(tmp_path, {"name": "noop"}, seeds=3)
+    checked = preflight(spec, plan_trials(spec))
+    assert list(checked.competitions) == [COMPETITION] and list(checked.agents) == ["noop"]
+    assert checked.competitions[COMPETITION].leaderboard_path.is_file()
+    assert checked.sandbox.name == "local"
+
+
+def test_the_view_reads_a_status_record_without_ray(capsys):
+    from datetime import UTC, datetime, timedelta
+
+    from mleray.driver import RunningAttempt, SweepStatus
+    from mleray.driver.progress import SweepProgress
+    from mleray.errors import FailureKind
+
+    placed = datetime.now(UTC) - timedelta(hours=2)
+    status = SweepStatus(
+        sweep="v",
+        total=3,
+        counts={FailureKind.COMPLETED: 1, FailureKind.AGENT_ERROR: 1},
+        running=(
+            RunningAttempt("t1", "c · a · seed 0", 2, 0.5, placed),
+            RunningAttempt("t2", "c · a · seed 1", 1, 0.5, None),
+        ),
+        grading=1,
+        retries=1,
+        gpu_seconds=1800.0,
+    )
+    assert 1.49 < status.gpu_seconds_at(datetime.now(UTC)) / 3600 < 1.51  # 0.5 + 2 h × 0.5
+    view = SweepProgress(status)
+    view.close(status)
+    shown = capsys.readouterr().err
+    for part in ("sweep v: 2/3 trials done, 2 in flight, 1 grading", "GPU-hours 1.500"):
+        assert part in " ".join(shown.split())  # the title wraps to the table's width
+    assert "agent_error: 1  completed: 1" in shown and "queued" in shown
+
+
 def test_a_results_folder_takes_one_driver_at_a_time(tmp_path, builtin_data):
     from mleray.results import exclusive
 
