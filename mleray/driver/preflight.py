@@ -36,13 +36,11 @@ def preflight(spec: SweepSpec, trials: list[Trial], check_data: bool = True) -> 
 
     competitions = _prepared_competitions(spec, trials) if check_data else {}
     sandbox = get_sandbox(spec.sandbox)
-    check_ready = getattr(sandbox, "check_ready", None)
     agents = {}
     for name in sorted({t.agent for t in trials}):
         agent = agents[name] = get_agent(name)
         resolve_secrets(agent, os.environ)
-        if check_ready is not None:
-            check_ready(agent)
+        sandbox.check_ready(agent)  # SandboxUnavailableError: no trial of it could run
     return Preflight(sandbox=sandbox, competitions=competitions, agents=agents)
 
 
