@@ -2,7 +2,10 @@
 module is over 400 lines.
 
 The graph is read from the source with `ast`; nothing is imported. Imports at module level
-and inside functions both count; imports under `if TYPE_CHECKING:` do not (they never run).
+and inside functions both count. Imports under `if TYPE_CHECKING:` count for cycles (two
+modules that need each other's types are one concept split in two; the issue's
+driver <-> progress and plan <-> results cycles were typing-only) but not for the layer
+rules, which are about what runs.
 `import a.b.c` is an edge to `a.b.c`; `from a.b import c` is an edge to `a.b.c` when that is a
 module, else to `a.b`. The layer rules follow what importing a module loads, so they also
 follow the package `__init__` that Python runs before each module.
@@ -62,25 +65,27 @@ def is_type_checking(test: ast.expr) -> bool:
     return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
 
 
-def import_nodes(tree: ast.AST):
-    """Every Import/ImportFrom node that can run: `if TYPE_CHECKING:` bodies are skipped
-    (their `else:` is not)."""
+def import_nodes(tree: ast.AST, typing_only: bool = False):
+    """Every Import/ImportFrom node that can run; with `typing_only`, also those in
+    `if TYPE_CHECKING:` bodies (skipped otherwise; their `else:` never is)."""
     pending = [tree]
     while pending:
         node = pending.pop()
         if isinstance(node, ast.Import | ast.ImportFrom):
             yield node
-        if isinstance(node, ast.If) and is_type_checking(node.test):
+        if not typing_only and isinstance(node, ast.If) and is_type_checking(node.test):
             pending.extend(node.orelse)
             continue
         pending.extend(ast.iter_child_nodes(node))
 
 
-def imported_names(module: str, is_package: bool, tree: ast.AST, known: set[str]) -> set[str]:
+def imported_names(
+    module: str, is_package: bool, tree: ast.AST, known: set[str], typing_only: bool = False
+) -> set[str]:
     """The dotted names `module` imports, relative imports resolved against its package."""
     package = module if is_package else module.rpartition(".")[0]
     names = set()
-    for node in import_nodes(tree):
+    for node in import_nodes(tree, typing_only):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
             continue
@@ -105,16 +110,18 @@ def internal_target(name: str, known: set[str]) -> str | None:
     return name
 
 
-def build_graph(package_dir: Path = PACKAGE_DIR) -> tuple[dict[str, set[str]], dict[str, set]]:
+def build_graph(
+    package_dir: Path = PACKAGE_DIR, typing_only: bool = False
+) -> tuple[dict[str, set[str]], dict[str, set]]:
     """(internal edges module -> package modules it imports, external top-level names each
-    module imports)."""
+    module imports); `typing_only` adds the imports made for type checkers alone."""
     files = module_files(package_dir)
     known = set(files)
     internal: dict[str, set[str]] = {}
     external: dict[str, set[str]] = {}
     for module, path in files.items():
         tree = ast.parse(path.read_text(), filename=str(path))
-        names = imported_names(module, path.name == "__init__.py", tree, known)
+        names = imported_names(module, path.name == "__init__.py", tree, known, typing_only)
         targets = {internal_target(name, known) for name in names}
         internal[module] = {t for t in targets if t is not None and t != module}
         external[module] = {name.split(".")[0] for name in names if not name.startswith(PACKAGE)}
@@ -212,8 +219,20 @@ def test_imports_are_resolved_as_python_runs_them(tmp_path):
     assert chain == ["mleray.other", "mleray.sub", "mleray.sub.leaf"]
 
 
+def test_a_typing_only_import_closes_a_cycle(tmp_path):
+    pkg = tmp_path / PACKAGE
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "loop.py").write_text("from mleray.view import View\n")
+    (pkg / "view.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from mleray.loop import Loop\n"
+    )
+    assert not find_cycles(build_graph(pkg)[0])  # nothing runs it
+    assert find_cycles(build_graph(pkg, typing_only=True)[0])  # but the two need each other
+
+
 def test_mleray_has_no_import_cycle():
-    internal, _ = build_graph()
+    internal, _ = build_graph(typing_only=True)
     cycles = find_cycles(internal)
     assert not cycles, "import cycles in mleray/:\n" + "\n".join(
         " -> ".join(chain) for chain in cycles
