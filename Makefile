@@ -7,7 +7,7 @@ RESULTS ?= results/demo
 PYTEST_ARGS ?=
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: install docker images prepare demo test test-fast clean
+.PHONY: install docker images prepare demo lint test test-fast clean
 
 install:  ## the package and its test dependencies, editable
 	$(PIP) install -q -e '.[test]'
@@ -26,6 +26,10 @@ demo: images prepare  ## the main job: a real local sweep, then its report
 	mleray status $(RESULTS)
 	mleray report $(RESULTS) --out $(RESULTS)/report
 	@echo "results: $(RESULTS)  (load with: python3 -c \"import mleray.results as r; print(r.load('$(RESULTS)'))\")"
+
+lint: install  ## ruff: the formatter's check and the linter, as configured in pyproject.toml
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m ruff check .
 
 test: images  ## every test, Docker and Ray ones included
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
