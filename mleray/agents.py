@@ -12,56 +12,48 @@ config.yaml fields:
   kwargs       default agent kwargs (JSON-able); a sweep's kwargs override them
   network      `none` (default) or `bridge` (only for agents that must call an API)
 
+A config.yaml in MLE-bench's format (agent ids mapping to `start`, `dockerfile`, ...) is
+read by `mleray.mlebench_agents`: each id is an agent named by its id.
+
 Built-in agents live in the repository's `agents/` folder; env MLERAY_AGENTS_PATH adds
-folders (os.pathsep-separated) holding more agent folders; a directory path works too.
+folders (os.pathsep-separated) holding more agent folders (MLE-bench's `agents/` folder
+among them); a directory path works too, and `FOLDER:ID` names one id of an MLE-bench
+agents folder or agent folder (`path/to/mle-bench/agents:aide/dev`).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import yaml
 
+from mleray import mlebench_agents
+from mleray.agent_config import CONTAINER_AGENT_DIR, RESERVED_ENV, AgentConfig, MlebenchStart
 from mleray.errors import NotFoundError, SpecError
 
 BUILTIN_AGENTS_DIR = Path(__file__).resolve().parent.parent / "agents"
-CONTAINER_AGENT_DIR = "/opt/agent"
 NETWORKS = ("none", "bridge")
 _FIELDS = {"name", "description", "build", "image", "command", "env", "kwargs", "network"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _SECRET = re.compile(r"^\$\{secret:([A-Za-z_][A-Za-z0-9_]*)\}$")
-# Set by mleray for every run (GPU grant, identity, time limit): an agent's env may not
-# override them, or a config line could take every GPU of a node.
-RESERVED_ENV = frozenset(
-    {"COMPETITION_ID", "TIME_LIMIT_SECS", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"}
-)
 
-
-@dataclass(frozen=True)
-class AgentConfig:
-    name: str
-    dir: Path
-    command: tuple[str, ...]
-    dockerfile: str | None = None  # file name inside `dir`, for `build`
-    image: str | None = None  # a prebuilt image tag, for `image`
-    env: Mapping[str, str] = field(default_factory=dict)  # plain values
-    secret_env: Mapping[str, str] = field(default_factory=dict)  # env var -> secret name
-    kwargs: Mapping[str, object] = field(default_factory=dict)
-    network: str = "none"
-    description: str = ""
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Names of the host secrets this agent needs."""
-        return tuple(sorted(set(self.secret_env.values())))
-
-    def command_for(self, agent_dir: str | os.PathLike) -> list[str]:
-        """The command with `{agent_dir}` filled in for where the agent's folder is."""
-        return [part.replace("{agent_dir}", str(agent_dir)) for part in self.command]
+__all__ = [
+    "BUILTIN_AGENTS_DIR",
+    "CONTAINER_AGENT_DIR",
+    "RESERVED_ENV",
+    "AgentConfig",
+    "MlebenchStart",
+    "absolute_reference",
+    "agent_search_path",
+    "get_agent",
+    "list_agents",
+    "load_agent",
+    "resolve_secrets",
+    "split_reference",
+]
 
 
 def load_agent(directory: str | os.PathLike) -> AgentConfig:
@@ -74,6 +66,8 @@ def load_agent(directory: str | os.PathLike) -> AgentConfig:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    if mlebench_agents.is_mlebench_config(raw):
+        return _only_mlebench_agent(path)
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: expected a mapping of fields")
     unknown = sorted(set(raw) - _FIELDS)
@@ -166,44 +160,106 @@ def _network(path: Path, value: object) -> str:
     return str(value)
 
 
+def _only_mlebench_agent(path: Path) -> AgentConfig:
+    """An MLE-bench agent folder given as a path: its one agent, or which ids to choose from."""
+    raw, templates = mlebench_agents.read_config(path)
+    ids = mlebench_agents.agent_ids(path, raw, templates)
+    if len(ids) != 1:
+        raise SpecError(
+            f"{path}: an MLE-bench agent folder with the agent ids {', '.join(ids)}: "
+            f"name one as {path.parent}:ID"
+        )
+    return mlebench_agents.mlebench_agent(path, raw, ids[0])
+
+
+def split_reference(reference: str | os.PathLike) -> tuple[Path, str] | None:
+    """`FOLDER:ID` (an MLE-bench agents folder, or one agent's folder, and an agent id) as
+    (folder, id); None for a plain name or folder."""
+    text = str(reference)
+    folder, colon, agent_id = text.rpartition(":")
+    if not colon or not folder or not agent_id or Path(text).is_dir():
+        return None
+    path = Path(folder).expanduser()
+    return (path, agent_id) if path.is_dir() else None
+
+
+def absolute_reference(reference: str) -> str | None:
+    """The reference with its folder made absolute (Ray workers run in another working
+    directory), or None when it names no folder."""
+    split = split_reference(reference)
+    if split is not None:
+        return f"{split[0].resolve()}:{split[1]}"
+    return str(Path(reference).resolve()) if Path(reference).is_dir() else None
+
+
 def agent_search_path(environ: Mapping[str, str] | None = None) -> list[Path]:
     environ = os.environ if environ is None else environ
     extra = [Path(p) for p in environ.get("MLERAY_AGENTS_PATH", "").split(os.pathsep) if p]
     return [BUILTIN_AGENTS_DIR, *extra]
 
 
-def _agent_dirs() -> list[Path]:
-    dirs: list[Path] = []
+def _agent_configs() -> Iterator[tuple[Path, dict | None]]:
+    """(config.yaml, its content when it is MLE-bench's, else None) of every agent folder
+    on the search path, in order."""
     for root in agent_search_path():
-        if root.is_dir():
-            dirs.extend(sorted(d for d in root.iterdir() if (d / "config.yaml").is_file()))
-    return dirs
+        if not root.is_dir():
+            continue
+        for folder in sorted(d for d in root.iterdir() if (d / "config.yaml").is_file()):
+            path = folder / "config.yaml"
+            raw = _raw_config(path)
+            yield path, raw if mlebench_agents.is_mlebench_config(raw) else None
+
+
+def _raw_config(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+        return None  # load_agent names the problem
 
 
 def list_agents() -> list[AgentConfig]:
-    """Every agent on the search path; the first of a name wins (built-ins first)."""
+    """Every agent on the search path; the first of a name wins (built-ins first). An
+    MLE-bench config gives one agent per id (templates left out)."""
     seen: dict[str, AgentConfig] = {}
-    for folder in _agent_dirs():
-        agent = load_agent(folder)
-        seen.setdefault(agent.name, agent)
+    for path, mlebench in _agent_configs():
+        found = [load_agent(path.parent)] if mlebench is None else mlebench_agents.load_all(path)
+        for agent in found:
+            seen.setdefault(agent.name, agent)
     return list(seen.values())
 
 
 def get_agent(name_or_path: str | os.PathLike) -> AgentConfig:
-    """A built-in or MLERAY_AGENTS_PATH agent by name, or an agent folder by path."""
-    candidate = Path(name_or_path)
-    if candidate.is_dir():
-        return load_agent(candidate)
-    for folder in _agent_dirs():
-        if folder.name == str(name_or_path):
-            return load_agent(folder)
-    for agent in list_agents():
-        if agent.name == str(name_or_path):
+    """A built-in or MLERAY_AGENTS_PATH agent by name (an MLE-bench id such as `aide/dev`
+    included), an agent folder by path, or `FOLDER:ID`."""
+    split = split_reference(name_or_path)
+    if split is not None:
+        agent = mlebench_agents.find_agent(*split)
+    elif Path(name_or_path).is_dir():
+        agent = load_agent(name_or_path)
+    else:
+        agent = _by_name(str(name_or_path))
+    if agent.mlebench is not None and agent.mlebench.privileged:
+        raise SpecError(
+            f"agent {agent.name} ({agent.mlebench.config}) asks for a privileged container "
+            "(privileged: true), which mleray never runs"
+        )
+    return agent
+
+
+def _by_name(name: str) -> AgentConfig:
+    configs = list(_agent_configs())
+    for path, mlebench in configs:
+        if mlebench is None and path.parent.name == name:
+            return load_agent(path.parent)
+    for path, mlebench in configs:
+        if mlebench is not None and name in mlebench:  # templates too, as MLE-bench allows
+            return mlebench_agents.mlebench_agent(path, mlebench, name)
+    agents = list_agents()
+    for agent in agents:
+        if agent.name == name:
             return agent
-    known = ", ".join(a.name for a in list_agents()) or "none"
-    raise NotFoundError(
-        f"unknown agent {str(name_or_path)!r} (known: {known}; or give a folder path)"
-    )
+    known = ", ".join(a.name for a in agents) or "none"
+    raise NotFoundError(f"unknown agent {name!r} (known: {known}; or give a folder path)")
 
 
 def resolve_secrets(agent: AgentConfig, environ: Mapping[str, str] | None = None) -> dict[str, str]:
