@@ -27,14 +27,16 @@ import time
 import uuid
 from pathlib import Path
 
-from mleray.agents import CONTAINER_AGENT_DIR, AgentConfig
+from mleray.agents import AgentConfig
 from mleray.sandbox.base import RunRequest
 from mleray.sandbox.contract import (
-    CONTAINER_PATHS,
     VALIDATE_WRAPPER,
     VALIDATOR,
+    agent_command,
     agent_environment,
+    container_paths,
     instructions_text,
+    runtime_files,
 )
 from mleray.sandbox.services import LAUNCHER, launch_config, launched_command, service_files
 
@@ -68,7 +70,7 @@ def container_name(request: RunRequest) -> str:
 
 
 def container_environment(request: RunRequest, devices_attached: bool) -> dict[str, str]:
-    env = agent_environment(request, CONTAINER_PATHS, devices_attached)
+    env = agent_environment(request, container_paths(request.agent), devices_attached)
     env.update({sockets.env_var: sockets.container_dir for sockets in request.host_sockets})
     return env
 
@@ -81,8 +83,9 @@ def create_container(client, request: RunRequest, tag: str, name: str, gpus: boo
     devices = [
         DeviceRequest(driver="nvidia", device_ids=list(request.gpu_ids), capabilities=[["gpu"]])
     ]
+    paths = container_paths(request.agent)
     data = Mount(
-        target=CONTAINER_PATHS.data,
+        target=paths.data,
         source=str(Path(request.public_dir).resolve()),
         type="bind",
         read_only=True,
@@ -96,7 +99,7 @@ def create_container(client, request: RunRequest, tag: str, name: str, gpus: boo
         )
         for s in request.host_sockets
     ]
-    command = request.agent.command_for(CONTAINER_AGENT_DIR)
+    command = agent_command(request, paths.agent_dir)
     return client.containers.create(
         image=tag,
         command=launched_command(request, command, [LAUNCHER_PATH], LAUNCH_CONFIG_PATH),
@@ -108,7 +111,7 @@ def create_container(client, request: RunRequest, tag: str, name: str, gpus: boo
         },
         environment=container_environment(request, devices_attached=attach),
         user=f"{AGENT_UID}:{AGENT_UID}",
-        working_dir=CONTAINER_PATHS.home,
+        working_dir=paths.home,
         mounts=[data, *sockets],
         network_mode=request.agent.network,
         nano_cpus=int(request.cpus * 1e9),
@@ -137,8 +140,11 @@ def runtime_archive(request: RunRequest) -> bytes:
             _add(archive, folder, None, 0o755, AGENT_UID)
         for folder in ("opt/mleray", "opt/mleray/bin"):
             _add(archive, folder, None, 0o755, 0)
-        instructions = instructions_text(request, CONTAINER_PATHS)
-        _add(archive, "home/instructions.md", instructions.encode(), 0o644, 0)
+        paths = container_paths(request.agent)
+        instructions = instructions_text(request, paths)
+        _add(archive, paths.instructions.lstrip("/"), instructions.encode(), 0o644, 0)
+        for path, data, mode in runtime_files(request, paths):  # the agent's contract's own
+            _add(archive, path.lstrip("/"), data, mode, 0)
         _add(archive, "opt/mleray/bin/validate-submission", VALIDATE_WRAPPER.read_bytes(), 0o755, 0)
         if VALIDATOR.is_file():
             _add(archive, "opt/mleray/validate.py", VALIDATOR.read_bytes(), 0o644, 0)
@@ -149,7 +155,7 @@ def runtime_archive(request: RunRequest) -> bytes:
 
 def _add_services(archive: tarfile.TarFile, request: RunRequest) -> None:
     root = SERVICES_ROOT.lstrip("/")
-    config = launch_config(request, SERVICES_ROOT, CONTAINER_PATHS.logs)
+    config = launch_config(request, SERVICES_ROOT, container_paths(request.agent).logs)
     _add(archive, LAUNCHER_PATH.lstrip("/"), LAUNCHER.read_bytes(), 0o755, 0)
     _add(archive, LAUNCH_CONFIG_PATH.lstrip("/"), config.encode(), 0o644, 0)
     folders = {root} | {f"{root}/{service.name}" for service in request.services}

@@ -3,48 +3,55 @@
 Both backends call `agent_environment` with the paths the agent sees (container paths for
 docker, scratch-workspace paths for local), so agents read the same MLERAY_* variables
 everywhere and never hard-code /home.
+
+An agent from an MLE-bench folder gets MLE-bench's contract on top (`mlebench_contract`):
+its paths (`container_paths`), start command (`agent_command`), variables, instructions,
+extra files (`runtime_files`) and the validation endpoint (`with_contract_services`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import replace
 from string import Template
 
+from mleray.agent_config import AgentConfig
+from mleray.sandbox import mlebench_contract
 from mleray.sandbox.base import RunRequest
+from mleray.sandbox.paths import (  # the paths and files, re-exported for the backends
+    CONTAINER_PATHS,
+    SANDBOX_DIR,
+    VALIDATE_WRAPPER,  # noqa: F401
+    VALIDATOR,  # noqa: F401
+    AgentPaths,
+)
 
-SANDBOX_DIR = Path(__file__).resolve().parent
-VALIDATE_WRAPPER = SANDBOX_DIR / "bin" / "validate-submission"
-VALIDATOR = SANDBOX_DIR.parent / "grading" / "validate.py"
 INSTRUCTIONS_TEMPLATE = SANDBOX_DIR / "instructions.md"
 OUTPUT_LOG_NAME = "mleray-agent-output.log"  # the agent's stdout+stderr, in the logs artifact
 
 
-@dataclass(frozen=True)
-class AgentPaths:
-    """Where the agent finds things, as the agent sees them."""
-
-    data: str
-    submission: str
-    logs: str
-    code: str
-    instructions: str
-    agent_dir: str
-    validator: str
-    home: str
+def container_paths(agent: AgentConfig) -> AgentPaths:
+    """Where things are inside a container for this agent (MLE-bench's layout for its agents)."""
+    return mlebench_contract.CONTAINER_PATHS if agent.mlebench else CONTAINER_PATHS
 
 
-CONTAINER_PATHS = AgentPaths(
-    data="/home/data",
-    submission="/home/submission",
-    logs="/home/logs",
-    code="/home/code",
-    instructions="/home/instructions.md",
-    agent_dir="/opt/agent",
-    validator="/opt/mleray/validate.py",
-    home="/home/agent",
-)
+def agent_command(request: RunRequest, agent_dir: str) -> list[str]:
+    """The agent's command, its folder at `agent_dir` (an MLE-bench agent's with its kwargs)."""
+    if request.agent.mlebench:
+        return mlebench_contract.start_command(request, agent_dir, agent_kwargs(request))
+    return request.agent.command_for(agent_dir)
+
+
+def with_contract_services(request: RunRequest) -> RunRequest:
+    """The request with the services its contract needs beside the agent, first."""
+    if not request.agent.mlebench:
+        return request
+    return replace(request, services=(mlebench_contract.validation_service(), *request.services))
+
+
+def runtime_files(request: RunRequest, paths: AgentPaths) -> list[tuple[str, bytes, int]]:
+    """(absolute path, bytes, mode) of the contract's files beyond mleray's own."""
+    return mlebench_contract.runtime_files(paths) if request.agent.mlebench else []
 
 
 def gpu_environment(gpu_ids: tuple[str, ...], devices_attached: bool) -> dict[str, str]:
@@ -72,6 +79,9 @@ def agent_environment(
     The agent's own env may change HOME and the like, never mleray's variables."""
     agent = request.agent
     defaults = {"HOME": paths.home, "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+    if agent.mlebench:  # its Dockerfile's variables (mleray's values), HOME in a container
+        in_container = paths == mlebench_contract.CONTAINER_PATHS
+        defaults.update(mlebench_contract.environment(paths, docker=in_container))
     own = {
         "COMPETITION_ID": request.competition_id,
         "MLERAY_SEED": str(request.seed),
@@ -91,6 +101,8 @@ def agent_environment(
 
 
 def instructions_text(request: RunRequest, paths: AgentPaths) -> str:
+    if request.agent.mlebench:
+        return mlebench_contract.instructions(paths)
     network = (
         "none: only loopback; no internet access."
         if request.agent.network == "none"

@@ -36,7 +36,7 @@ from mleray.sandbox.container import (
     remove_container,
     runtime_archive,
 )
-from mleray.sandbox.contract import CONTAINER_PATHS, redact
+from mleray.sandbox.contract import CONTAINER_PATHS, redact, with_contract_services
 from mleray.sandbox.images import image_tag
 from mleray.sandbox.lifecycle import Ending, StopClock, Usage, conclude, not_started, supervise
 from mleray.sandbox.snapshots import SnapshotTaker
@@ -105,6 +105,7 @@ class DockerSandbox:
         import requests
 
         cancel = cancel or threading.Event()
+        request = with_contract_services(request)  # MLE-bench's validation endpoint
         Path(request.workdir).mkdir(parents=True, exist_ok=True)
         if cancel.is_set():
             return not_started(self)

@@ -33,8 +33,10 @@ from mleray.sandbox.contract import (
     VALIDATE_WRAPPER,
     VALIDATOR,
     AgentPaths,
+    agent_command,
     agent_environment,
     instructions_text,
+    with_contract_services,
 )
 from mleray.sandbox.lifecycle import Ending, StopClock, Usage, conclude, not_started, supervise
 from mleray.sandbox.services import (
@@ -68,6 +70,7 @@ class LocalSandbox:
 
     def run(self, request: RunRequest, cancel: threading.Event | None = None) -> SandboxResult:
         cancel = cancel or threading.Event()
+        request = with_contract_services(request)  # MLE-bench's validation endpoint
         Path(request.workdir).mkdir(parents=True, exist_ok=True)
         if cancel.is_set():
             return not_started(self)
@@ -76,7 +79,7 @@ class LocalSandbox:
             paths = _workspace(scratch, request)
             command = launched_command(
                 request,
-                request.agent.command_for(request.agent.dir),
+                agent_command(request, str(request.agent.dir)),
                 [sys.executable, str(LAUNCHER)],
                 str(scratch / "launch.json"),
             )
