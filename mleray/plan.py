@@ -1,7 +1,8 @@
 """Expanding a SweepSpec into Trials with deterministic ids (pure: no Ray, no Docker).
 
 `trial_id` is a stable hash of what changes the run: competition, agent, model, seed,
-agent kwargs, time limit, sandbox, and the resources (GPU share, CPUs, memory). Resources
+agent kwargs, time limit, sandbox, the resources (GPU share, CPUs, memory), and for a
+gateway model entry what it changes about the run (`ModelEntry.identity`). Resources
 do not change *what* the agent is asked to do, but hardware-scaling sweeps compare the same
 trial at different shares, so those must be distinct trials. The sweep name, the results
 folder, `max_attempts` and `snapshot_interval` are left out: renaming a sweep or changing
@@ -23,6 +24,7 @@ from collections.abc import Set
 from dataclasses import dataclass
 from pathlib import Path
 
+from mleray.gateway.routes import Budget, ModelRoute
 from mleray.spec import SweepSpec
 
 TRIAL_ID_LENGTH = 16  # hex chars of sha256: 64 bits, collision-free at any sweep size we run
@@ -47,6 +49,10 @@ class Trial:
     agent_path: str | None = None  # absolute folder when `agent` names one (workers' cwd differs)
     results_key: str = ""  # container label / scratch folder: one per results folder
 
+    # set when the model is served by the model gateway (a mapping entry of `models:`, or
+    # a name given to an agent whose config says `gateway: true`); see mleray.spec_models
+    route: ModelRoute | None = None
+    budget: Budget | None = None
     @property
     def kwargs(self) -> dict:
         return json.loads(self.kwargs_json)
@@ -68,7 +74,10 @@ def trial_id_for(
     cpus: float,
     memory_bytes: int,
 ) -> str:
+    model_config: dict | None = None,
     identity = {
+    """`model_config`: what a gateway model entry changes about the run (None for a name,
+    so plain names keep the ids they always had)."""
         "competition": competition_id,
         "agent": agent,
         "model": model,
@@ -81,6 +90,8 @@ def trial_id_for(
         "memory_bytes": int(memory_bytes),
     }
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    if model_config is not None:
+        identity["model_config"] = model_config
     return hashlib.sha256(canonical.encode()).hexdigest()[:TRIAL_ID_LENGTH]
 
 
@@ -101,6 +112,7 @@ def plan_trials(spec: SweepSpec, results_dir: str | os.PathLike | None = None) -
         for model in agent.models:
             kwargs_json = agent.kwargs_json
             tid = trial_id_for(
+            entry = agent.model_entries.get(model) if model is not None else None
                 cid,
                 agent.name,
                 model,
@@ -112,6 +124,7 @@ def plan_trials(spec: SweepSpec, results_dir: str | os.PathLike | None = None) -
                 res.cpus,
                 res.memory_bytes,
             )
+                entry.identity() if entry is not None else None,
             trials.append(
                 Trial(
                     trial_id=tid,
@@ -131,6 +144,8 @@ def plan_trials(spec: SweepSpec, results_dir: str | os.PathLike | None = None) -
                     agent_path=str(Path(agent.name).resolve())
                     if Path(agent.name).is_dir()
                     else None,
+                    route=entry.route if entry is not None else None,
+                    budget=entry.budget if entry is not None else None,
                     results_key=key,
                 )
             )

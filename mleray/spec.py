@@ -8,7 +8,8 @@ A spec file looks like this (every key but `name` and `agents` is optional, as l
     split: builtin                        # a split list (competitions/splits/<name>.txt)
     agents:
       - name: baseline                    # a built-in agent name or an agent folder path
-        models: [gpt-4o, o1]              # optional; one trial per model
+        models: [gpt-4o, o1]              # optional; one trial per model (a name, or a
+                                          # mapping for the model gateway: spec_models)
         kwargs: {seconds: 2}              # optional; override the agent's defaults
     seeds: 3                              # 0, 1, 2; or an explicit list [0, 7]
     resources: {gpus: 0.5, cpus: 1, memory: 4g}
@@ -41,6 +42,7 @@ from mleray import spec_limits as limits
 from mleray.bounded_yaml import load_yaml_file
 from mleray.errors import MlerayError, SpecError
 from mleray.spec_limits import check_gpu_share, parse_memory, shown
+from mleray.spec_models import ModelEntry, models_as_written, parse_models
 
 SANDBOXES = ("docker", "local")
 _TOP_KEYS = {
@@ -74,6 +76,8 @@ class AgentSpec:
     name: str  # built-in agent name or folder path
     models: tuple[str | None, ...] = (None,)
     kwargs: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # the mapping entries of `models:` by name: routed through the model gateway
+    model_entries: Mapping[str, ModelEntry] = field(default_factory=dict, hash=False)
 
     @property
     def kwargs_json(self) -> str:
@@ -109,7 +113,11 @@ class SweepSpec:
             "agents": [
                 {
                     "name": a.name,
-                    **({"models": list(a.models)} if a.models != (None,) else {}),
+                    **(
+                        {"models": models_as_written(a.models, a.model_entries)}
+                        if a.models != (None,)
+                        else {}
+                    ),
                     "kwargs": dict(a.kwargs),
                 }
                 for a in self.agents
@@ -289,22 +297,15 @@ def _agent(source: str, where: str, entry: Any) -> AgentSpec:
         source, f"{where}.name", entry.get("name"), limits.MAX_PATH_CHARS, "an agent name or folder"
     )
     if os.sep in name or name.startswith((".", "~")) or Path(name).is_dir():
-        limits.read_folder(source, f"{where}.name", name, agent=True)
-    models = entry.get("models")
-    if models is None:
-        models = [None]
-    elif not isinstance(models, list) or not models:
-        raise SpecError(f"{source}: field `{where}.models` must be a non-empty list of strings")
-    else:
-        limits.count(source, f"{where}.models", models, limits.MAX_MODELS)
-        for k, model in enumerate(models):
-            limits.text(source, f"{where}.models[{k}]", model, limits.MAX_NAME_CHARS, "a string")
-        _no_repeats(source, f"{where}.models", models)
+        # FOLDER:ID names an agent of an MLE-bench agents folder: the folder is what is read
+        folder = name.rpartition(":")[0] if ":" in name and not Path(name).is_dir() else name
+        limits.read_folder(source, f"{where}.name", folder or name, agent=True)
+    models, model_entries = parse_models(source, where, entry.get("models"))
     kwargs = {} if entry.get("kwargs") is None else entry["kwargs"]
     if not isinstance(kwargs, dict):
         raise SpecError(f"{source}: field `{where}.kwargs` must be a mapping with string keys")
     limits.plain_json(source, f"{where}.kwargs", kwargs)
-    return AgentSpec(name=name, models=tuple(models), kwargs=dict(kwargs))
+    return AgentSpec(name=name, models=models, kwargs=dict(kwargs), model_entries=model_entries)
 
 
 def _check_agents(source: str, agents: tuple[AgentSpec, ...]) -> None:

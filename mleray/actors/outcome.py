@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from mleray.errors import FailureKind
+from mleray.gateway.usage import ModelUsage
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class TrialOutcome:
     sandbox: str | None = None
     image_id: str | None = None
     isolated: bool = True
+    model_usage: ModelUsage | None = None  # what its gateway token used; None: no gateway
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", FailureKind(self.status))

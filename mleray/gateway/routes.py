@@ -69,7 +69,8 @@ class ModelRoute:
     model: str | None = None  # the provider's model id; default: name
     base_url: str | None = None  # default per provider; required for openai-compatible
     api_key_env: str | None = None  # default per provider; None for openai-compatible: no key
-    params: Mapping[str, object] = field(default_factory=dict)  # override the request's
+    # override the request's; not hashed (a dict), so routes and the trials holding them hash
+    params: Mapping[str, object] = field(default_factory=dict, hash=False)
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY  # cluster-wide; split across node gateways
     price_as: str | None = None  # "provider:model" of the price table, e.g. "openai:gpt-4o"
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from mleray import __version__
 from mleray.errors import FailureKind
+from mleray.results.model_columns import model_usage_columns
 from mleray.results.schema import grade_columns
 
 if TYPE_CHECKING:  # plain data types only; importing them here would not pull in Ray
@@ -36,7 +37,8 @@ def build_trial_row(
     report: GradeReport | None,
     grade_error: str | None = None,
 ) -> dict:
-    """One TRIAL_SCHEMA row: identity, outcome, placement and usage, grade, versions.
+    """One TRIAL_SCHEMA row: identity, outcome, placement and usage, grade, versions, and
+    what the model gateway counted.
     `grade_error`, when given, says why there is no report (grading itself failed)."""
     placement = outcome.placement
     grade = grade_columns(report)
@@ -65,6 +67,7 @@ def build_trial_row(
         "mleray_version": __version__,
         "image_id": outcome.image_id,
         "kwargs": trial.kwargs_json,
+        **model_usage_columns(outcome.model_usage),
     }
 
 

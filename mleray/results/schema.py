@@ -1,6 +1,7 @@
 """The result tables' Arrow schemas, defined once, by column group.
 
-A trial row is IDENTITY + OUTCOME + PLACEMENT + GRADE + VERSIONS; a snapshot row is
+A trial row is IDENTITY + OUTCOME + PLACEMENT + GRADE + VERSIONS + MODELS (the model
+gateway's usage, `mleray.results.model_columns`); a snapshot row is
 IDENTITY + elapsed_seconds + GRADE. Parquet stores statuses as FailureKind values.
 """
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+
+from mleray.results.model_columns import MODELS
 
 if TYPE_CHECKING:  # a plain data type; importing it here would not pull in Ray
     from mleray.grading.report import GradeReport
@@ -72,7 +75,7 @@ VERSIONS = [
     pa.field("kwargs", pa.string()),  # the agent kwargs as JSON
 ]
 
-TRIAL_SCHEMA = pa.schema(IDENTITY + OUTCOME + PLACEMENT + GRADE + VERSIONS)
+TRIAL_SCHEMA = pa.schema(IDENTITY + OUTCOME + PLACEMENT + GRADE + VERSIONS + MODELS)
 
 SNAPSHOT_SCHEMA = pa.schema(IDENTITY + [pa.field("elapsed_seconds", pa.float64())] + GRADE)
 
