@@ -98,15 +98,17 @@ def _unbuilt_agent(tmp_path: Path) -> Path:
 
 
 def test_missing_image_fails_fast_and_clearly(tmp_path):
+    """With building turned off (by default a missing image is built: test_autobuild)."""
     folder = _unbuilt_agent(tmp_path)
     agent = load_agent(folder)
+    sandbox = DockerSandbox(build_missing=False)
     with pytest.raises(
         SandboxUnavailableError, match=rf"is not built: run `mleray agents build {agent.name}`"
     ):
-        DockerSandbox().check_ready(agent)
+        sandbox.check_ready(agent)
     request = dataclasses.replace(probe_request(tmp_path, "submit"), agent=agent)
     with pytest.raises(InfraError, match="is not built"):
-        DockerSandbox().run(request)
+        sandbox.run(request)
 
 
 def test_check_ready_returns_the_tag(probe_image):

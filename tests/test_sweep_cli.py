@@ -16,6 +16,7 @@ import pytest
 
 from mleray.plan import results_key
 from mleray.results import load
+from tests.helpers.processes import kill_session as kill_leftovers
 
 COMPETITION = "breast-cancer-auc"
 
@@ -52,18 +53,6 @@ def group_alive(pgid: int) -> bool:
         return True
     except ProcessLookupError:
         return False
-
-
-def kill_leftovers(pgid: int) -> None:
-    """SIGKILL, one by one, the processes left in the session this test started (Ray's
-    per-node agents outlive a driver killed with SIGKILL)."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if os.getpgid(int(entry.name)) == pgid:
-                    os.kill(int(entry.name), signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                continue
 
 
 def wait_group_gone(pgid: int, timeout: float = 30.0) -> bool:
@@ -289,14 +278,50 @@ def test_no_docker_engine_exits_2_before_anything_runs(tmp_path, builtin_data):
     assert not (tmp_path / "r" / "trials").exists()
 
 
+@pytest.mark.ray
 @pytest.mark.docker
-def test_missing_image_exits_2_with_the_build_command(tmp_path, builtin_data):
+def test_run_builds_a_missing_image_once_with_progress(tmp_path, builtin_data):
+    import docker
+
     agent = tmp_path / "unbuilt"
     agent.mkdir()
+    name = f"unbuilt-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     (agent / "config.yaml").write_text(
-        'name: unbuilt\nbuild: Dockerfile\ncommand: ["python3", "run.py"]\n'
+        f'name: {name}\nbuild: Dockerfile\ncommand: ["python3", "{{agent_dir}}/run.py"]\n'
     )
-    (agent / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n")
+    (agent / "Dockerfile").write_text("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY . /opt/agent\n")
+    (agent / "run.py").write_text(
+        "import os, shutil\n"
+        "shutil.copyfile(os.path.join(os.environ['MLERAY_DATA'], 'sample_submission.csv'),\n"
+        "    os.path.join(os.environ['MLERAY_SUBMISSION_DIR'], 'submission.csv'))\n"
+    )
+    runs = [
+        mleray(
+            "run", "--competition", COMPETITION, "--agent", agent, "--seed", str(seed),
+            "--results", tmp_path / "r", "--json", cwd=tmp_path, timeout=400,
+        )
+        for seed in (0, 1)
+    ]  # fmt: skip
+    try:
+        for proc in runs:
+            assert proc.returncode == 0, proc.stderr
+            assert [row["status"] for row in json.loads(proc.stdout)] == ["completed"]
+        assert f"mleray: building image mleray-agent-{name}:" in runs[0].stderr
+        assert "Step 1/" in runs[0].stderr  # the builder's own output, as it goes
+        assert "building image" not in runs[1].stderr  # built once per content hash
+    finally:
+        client = docker.from_env()
+        for image in client.images.list(name=f"mleray-agent-{name}"):
+            client.images.remove(image.id, force=True)
+
+
+@pytest.mark.docker
+def test_missing_prebuilt_image_exits_2_with_docker_pull(tmp_path, builtin_data):
+    agent = tmp_path / "prebuilt"
+    agent.mkdir()
+    (agent / "config.yaml").write_text(
+        'name: prebuilt\nimage: "mleray-test-no-such-image:1"\ncommand: ["python3", "run.py"]\n'
+    )
     proc = mleray(
         "run",
         "--competition",
@@ -309,9 +334,7 @@ def test_missing_image_exits_2_with_the_build_command(tmp_path, builtin_data):
     )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "is not built" in lines[0] and "mleray agents build" in lines[0], (
-        proc.stderr
-    )
+    assert len(lines) == 1 and "docker pull mleray-test-no-such-image:1" in lines[0], proc.stderr
     assert not (tmp_path / "r" / "trials").exists()
 
 

@@ -40,9 +40,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from mleray.cli import agents, competitions, regrade, report, run, sweep
+    from mleray.cli import agents, competitions, reap, regrade, report, run, sweep
 
-    for module in (competitions, agents, run, sweep, regrade, report):
+    for module in (competitions, agents, run, sweep, regrade, report, reap):
         module.register(app)
 
 

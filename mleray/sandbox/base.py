@@ -123,8 +123,10 @@ class RunRequest:
     grace_period: float = 10.0  # seconds between SIGTERM and kill
     cpus: float = 1.0
     memory_bytes: int = 4 * 1024**3
-    pids_limit: int = 512
-    shm_bytes: int = 256 * 1024**2
+    # None: the agent's config.yaml `resources`, else the defaults below (see `limits()`)
+    pids_limit: int | None = None
+    shm_bytes: int | None = None
+    disk_bytes: int | None = None
     gpu_ids: tuple[str, ...] = ()
     kwargs: Mapping[str, object] = field(default_factory=dict)  # agent kwargs
     env: Mapping[str, str] = field(default_factory=dict)  # extra non-secret env
@@ -132,6 +134,31 @@ class RunRequest:
     snapshot_interval: float | None = None  # seconds; None disables anytime snapshots
     services: tuple[ServiceSpec, ...] = ()  # started before the agent, in this order
     host_sockets: tuple[HostSocketDir, ...] = ()
+
+    def limits(self) -> ContainerLimits:
+        """The pids, shm and disk bounds of this run: the request's (a sweep's
+        `resources`), else the agent's config, else the defaults."""
+        agent = self.agent
+        return ContainerLimits(
+            pids=self.pids_limit or getattr(agent, "pids_limit", None) or DEFAULT_PIDS_LIMIT,
+            shm_bytes=self.shm_bytes or getattr(agent, "shm_bytes", None) or self.memory_bytes // 2,
+            disk_bytes=self.disk_bytes or getattr(agent, "disk_bytes", None) or DEFAULT_DISK_BYTES,
+        )
+
+
+# A PyTorch GPU agent's data loader workers each start threads, and pass batches through
+# /dev/shm: Docker's defaults (no pids bound; 64 MiB of shm) and the old 512 / 256 MiB
+# were too small. Shm pages count against the container's memory limit (the memory cgroup
+# charges them to the writer), so half of it is a share, not extra memory.
+DEFAULT_PIDS_LIMIT = 4096
+DEFAULT_DISK_BYTES = 32 * 1024**3  # what an agent may write into its container filesystem
+
+
+@dataclass(frozen=True)
+class ContainerLimits:
+    pids: int  # processes and threads
+    shm_bytes: int  # size of /dev/shm (a tmpfs, charged to the memory limit)
+    disk_bytes: int  # the container's writable layer: /home/*, /tmp, everything but data
 
 
 @dataclass(frozen=True)

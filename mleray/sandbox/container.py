@@ -27,7 +27,6 @@ import time
 import uuid
 from pathlib import Path
 
-from mleray.agents import AgentConfig
 from mleray.sandbox.base import RunRequest
 from mleray.sandbox.contract import (
     VALIDATE_WRAPPER,
@@ -48,17 +47,6 @@ OUTPUT_LOG_CAP = "10m"  # json-file max-size: the agent's stdout cannot fill the
 LAUNCHER_PATH = "/opt/mleray/bin/mleray-launch"
 LAUNCH_CONFIG_PATH = "/opt/mleray/launch.json"
 SERVICES_ROOT = "/opt/mleray/services"
-
-
-def missing_image_message(tag: str, agent: AgentConfig) -> str:
-    if agent.image and not agent.dockerfile:  # nothing mleray could build
-        return (
-            f"prebuilt image {tag} for agent {agent.name} is not on this node: "
-            f"docker pull {tag} (or docker load)"
-        )
-    return (
-        f"image {tag} for agent {agent.name} is not built: run `mleray agents build {agent.name}`"
-    )
 
 
 def container_name(request: RunRequest) -> str:
@@ -100,6 +88,7 @@ def create_container(client, request: RunRequest, tag: str, name: str, gpus: boo
         for s in request.host_sockets
     ]
     command = agent_command(request, paths.agent_dir)
+    limits = request.limits()
     return client.containers.create(
         image=tag,
         command=launched_command(request, command, [LAUNCHER_PATH], LAUNCH_CONFIG_PATH),
@@ -117,8 +106,8 @@ def create_container(client, request: RunRequest, tag: str, name: str, gpus: boo
         nano_cpus=int(request.cpus * 1e9),
         mem_limit=request.memory_bytes,
         memswap_limit=request.memory_bytes,
-        pids_limit=request.pids_limit,
-        shm_size=request.shm_bytes,
+        pids_limit=limits.pids,
+        shm_size=limits.shm_bytes,
         cap_drop=["ALL"],
         security_opt=["no-new-privileges"],
         init=True,

@@ -32,25 +32,43 @@ from mleray.sandbox.container import (
     NamedContainer,
     container_name,
     create_container,
-    missing_image_message,
     remove_container,
     runtime_archive,
 )
 from mleray.sandbox.contract import CONTAINER_PATHS, redact, with_contract_services
-from mleray.sandbox.images import image_tag
+from mleray.sandbox.engine_watch import DISK_CHECK_SECONDS, DiskWatch, outside_kill
+from mleray.sandbox.images import (
+    ImageBuildError,
+    ImageMissingError,
+    Progress,
+    ensure_agent_image,
+    stderr_progress,
+)
 from mleray.sandbox.lifecycle import Ending, StopClock, Usage, conclude, not_started, supervise
 from mleray.sandbox.snapshots import SnapshotTaker
 from mleray.sandbox.usage import UsageSampler
+from mleray.sandbox.watchdog import Watchdog
 
 
 class DockerSandbox:
     name = "docker"
     isolated = True
 
-    def __init__(self, client=None, poll_seconds: float = 0.25, stats_seconds: float = 1.0):
+    def __init__(
+        self,
+        client=None,
+        poll_seconds: float = 0.25,
+        stats_seconds: float = 1.0,
+        disk_seconds: float = DISK_CHECK_SECONDS,
+        build_missing: bool = True,
+        progress: Progress | None = stderr_progress,
+    ):
         self._client = client
         self.poll_seconds = poll_seconds
         self.stats_seconds = stats_seconds
+        self.disk_seconds = disk_seconds  # how often the writable layer's size is checked
+        self.build_missing = build_missing  # build an agent's missing image before running
+        self.progress = progress  # where build output goes
         self._gpu_runtime: bool | None = None
 
     @property
@@ -67,17 +85,15 @@ class DockerSandbox:
         return self._client
 
     def check_ready(self, agent: AgentConfig) -> str:
-        """The agent's image tag, or SandboxUnavailableError when it cannot run at all."""
-        import docker
-
-        tag = image_tag(agent)
+        """The agent's image tag, built here first when it is missing (from the agent's
+        folder, once per content hash); SandboxUnavailableError when it cannot run at all
+        (no engine, a prebuilt image not on this node, a failed build)."""
         try:
-            self.client.images.get(tag)
+            return ensure_agent_image(agent, self.client, self.build_missing, self.progress)
         except InfraError as exc:
             raise SandboxUnavailableError(f"{exc}: run scripts/setup-docker.sh") from exc
-        except docker.errors.ImageNotFound as exc:
-            raise SandboxUnavailableError(missing_image_message(tag, agent)) from exc
-        return tag
+        except (ImageMissingError, ImageBuildError) as exc:
+            raise SandboxUnavailableError(str(exc)) from exc
 
     def gpu_runtime(self) -> bool:
         """Whether GPUs can be attached: the engine has the NVIDIA runtime (or the
@@ -109,13 +125,11 @@ class DockerSandbox:
         Path(request.workdir).mkdir(parents=True, exist_ok=True)
         if cancel.is_set():
             return not_started(self)
-        tag = image_tag(request.agent)
         name, container = container_name(request), None
+        watchdog = _watchdog(name)  # removes the container if this process dies
         try:
-            try:
-                image = self.client.images.get(tag)
-            except docker.errors.ImageNotFound as exc:
-                raise InfraError(missing_image_message(tag, request.agent)) from exc
+            tag = self._image_here(request.agent)
+            image = self.client.images.get(tag)
             container = self._create(request, tag, name)
             container.put_archive("/", runtime_archive(request))
             return _ContainerRun(self, container, request, cancel, image.id).execute()
@@ -126,9 +140,20 @@ class DockerSandbox:
         finally:
             # by name when `create` did not return (interrupted, timed out): the engine
             # may have made the container all the same
-            remove_container(
+            gone = remove_container(
                 container if container is not None else NamedContainer(self._client, name)
             )
+            if gone:
+                watchdog.release()
+            else:
+                watchdog.abandon()  # it keeps trying (the engine may be restarting)
+
+    def _image_here(self, agent: AgentConfig) -> str:
+        """The agent's tag, built on this node first when missing; InfraError otherwise."""
+        try:
+            return ensure_agent_image(agent, self.client, self.build_missing, self.progress)
+        except (ImageMissingError, ImageBuildError) as exc:
+            raise InfraError(str(exc)) from exc
 
     def _create(self, request: RunRequest, tag: str, name: str | None = None):
         gpus = bool(request.gpu_ids) and self.gpu_runtime()
@@ -147,10 +172,13 @@ class _ContainerRun:
         self.image_id = image_id
         self.snapshots = SnapshotTaker(self.workdir, request.snapshot_interval)
         self.usage = UsageSampler(container, sandbox.stats_seconds)
+        disk_bytes = request.limits().disk_bytes
+        self.disk = DiskWatch(sandbox.client, container.id, disk_bytes, sandbox.disk_seconds)
+        self.over_limit: str | None = None  # why mleray killed it, past a bound
 
     def execute(self) -> SandboxResult:
         self.container.start()
-        started = time.monotonic()
+        started, started_epoch = time.monotonic(), time.time()
         clock = StopClock(
             self.request,
             self.cancel,
@@ -160,17 +188,43 @@ class _ContainerRun:
         stop_reason = supervise(clock, self._exited, self.sandbox.poll_seconds, self._snapshot)
         state = self.container.attrs["State"]
         wall = _state_wall_seconds(state) or time.monotonic() - started
+        code, oom = int(state.get("ExitCode", -1)), bool(state.get("OOMKilled"))
+        outside = None
+        if stop_reason is None and self.over_limit is None and code != 0 and not oom:
+            outside = self._outside_kill(started_epoch)
         note = self._collect()
-        ending = Ending(stop_reason, int(state.get("ExitCode", -1)), bool(state.get("OOMKilled")))
+        ending = Ending(stop_reason, code, oom, over_limit=self.over_limit, outside_error=outside)
         usage = Usage(wall, self.usage.cpu_seconds, self.usage.peak_memory_bytes)
         return conclude(
             self.sandbox, self.request, ending, usage, self.snapshots, note, self.image_id
         )
 
     def _exited(self) -> bool:
+        import docker
+
         self.usage.sample()
-        self.container.reload()
-        return self.container.attrs["State"]["Status"] in ("exited", "dead")
+        try:
+            self.container.reload()
+        except docker.errors.NotFound as exc:
+            raise InfraError(
+                f"container {self.container.name} of trial {self.request.trial_id} was removed "
+                "from outside mleray (docker rm?) while the agent ran"
+            ) from exc
+        if self.container.attrs["State"]["Status"] in ("exited", "dead"):
+            return True
+        if self.over_limit is None and self.disk.over():
+            self.over_limit = self.disk.message()
+            self._signal("SIGKILL")
+        return False
+
+    def _outside_kill(self, since: float) -> str | None:
+        signal = outside_kill(self.sandbox.client, self.container.id, since)
+        if signal is None:
+            return None
+        return (
+            f"container killed from outside mleray (signal {signal}: docker kill, docker stop "
+            "or the Docker engine shutting down)"
+        )
 
     def _snapshot(self, elapsed: float) -> None:
         self.snapshots.offer(elapsed, self._write_submission)
@@ -210,6 +264,13 @@ class _ContainerRun:
             dest.mkdir(parents=True)
             return artifacts.Collected()
         return artifacts.extract_archive(bits, dest, cap)
+
+
+def _watchdog(name: str) -> Watchdog:
+    try:
+        return Watchdog("docker", name)
+    except OSError as exc:
+        raise InfraError(f"cannot start the watchdog of container {name}: {exc}") from exc
 
 
 def _state_wall_seconds(state: dict) -> float | None:

@@ -15,11 +15,15 @@ Dockerfiles that need pip (aideml) use it. It never changes the image tag.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +53,18 @@ _IMPORT_CHANGES = [
 
 class ImageBuildError(MlerayError):
     """Building an image failed; the message names the image and the failing step."""
+
+
+class ImageMissingError(MlerayError):
+    """An agent's image is not on this engine and mleray cannot build it (a prebuilt
+    `image:`, or building was turned off)."""
+
+
+Progress = Callable[[str], None]  # one line of build output at a time
+
+
+def stderr_progress(line: str) -> None:
+    print(f"mleray: {line}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -141,12 +157,16 @@ def image_exists(client, tag: str) -> bool:
         return False
 
 
-def build_base_image(client=None, force: bool = False, mirror: str | None = None) -> BuildOutcome:
+def build_base_image(
+    client=None, force: bool = False, mirror: str | None = None, progress: Progress | None = None
+) -> BuildOutcome:
     """Debootstrap the base root filesystem and import it, unless its tag exists."""
     client = client or docker_client()
     tag = base_image_tag()
     if not force and image_exists(client, tag):
         return BuildOutcome(tag, built=False)
+    if progress:
+        progress(f"building the base image {tag} (debootstrap: a few minutes, once per node)")
     if shutil.which("debootstrap") is None:
         raise ImageBuildError(
             f"cannot build {tag}: debootstrap is missing (run scripts/setup-docker.sh)"
@@ -186,25 +206,66 @@ def ca_bundle_path(ca_bundle: str | os.PathLike | None = None) -> Path | None:
     return path
 
 
+def missing_image_message(tag: str, agent: AgentConfig) -> str:
+    if agent.image and not agent.dockerfile:  # nothing mleray could build
+        return (
+            f"agent {agent.name} uses the prebuilt image {tag} (field 'image'), which is not "
+            f"on this node: docker pull {tag} (or docker load)"
+        )
+    return (
+        f"image {tag} for agent {agent.name} is not built: run `mleray agents build {agent.name}`"
+    )
+
+
+def ensure_agent_image(
+    agent: AgentConfig, client, build: bool = True, progress: Progress | None = None
+) -> str:
+    """The agent's image tag, built on this node when it is missing (and its base image):
+    under a per-node lock per tag, so concurrent runs build each content hash once and the
+    others wait for it. `ImageMissingError` for a prebuilt image that is not here (or with
+    `build` off), `ImageBuildError` when the build fails."""
+    tag = image_tag(agent)
+    if image_exists(client, tag):
+        return tag
+    if not build or (agent.image and not agent.dockerfile):
+        raise ImageMissingError(missing_image_message(tag, agent))
+    with _build_lock(base_image_tag()):
+        build_base_image(client, progress=progress)
+    with _build_lock(tag):
+        build_agent_image(agent, client, progress=progress)
+    return tag
+
+
+@contextlib.contextmanager
+def _build_lock(tag: str) -> Iterator[None]:
+    """An exclusive lock on this node (its temporary folder) for building `tag`."""
+    folder = Path(tempfile.gettempdir()) / "mleray-image-locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ("".join(c if c.isalnum() or c in "_.-" else "-" for c in tag) + ".lock")
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
 def build_agent_image(
     agent: AgentConfig,
     client=None,
     force: bool = False,
     ca_bundle: str | os.PathLike | None = None,
+    progress: Progress | None = None,
 ) -> BuildOutcome:
     """Build `agent`'s image FROM the base image (building that first if needed)."""
     client = client or docker_client()
     if agent.image and not agent.dockerfile:  # a prebuilt image: nothing to build, only to check
         if not image_exists(client, agent.image):
-            raise ImageBuildError(
-                f"agent {agent.name} uses the prebuilt image {agent.image} (field 'image'), "
-                f"which is not on this engine: docker pull {agent.image} (or docker load)"
-            )
+            raise ImageBuildError(missing_image_message(agent.image, agent))
         return BuildOutcome(agent.image, built=False)
-    base = build_base_image(client).tag
+    base = build_base_image(client, progress=progress).tag
     tag = image_tag(agent)
     if not force and image_exists(client, tag):
         return BuildOutcome(tag, built=False)
+    if progress:
+        progress(f"building image {tag} for agent {agent.name} from {agent.dir}")
     bundle = ca_bundle_path(ca_bundle)
     with tempfile.TemporaryDirectory(prefix=f"mleray-build-{agent.name}-") as tmp:
         context = Path(tmp) / "context"
@@ -218,15 +279,21 @@ def build_agent_image(
         if bundle is not None:
             shutil.copyfile(bundle, context / CA_BUNDLE_NAME)
             buildargs["CA_BUNDLE"] = CA_BUNDLE_NAME
-        _classic_build(client, context, agent, tag, buildargs)
+        _classic_build(client, context, agent, tag, buildargs, progress)
+    if progress:
+        progress(f"built image {tag}")
     return BuildOutcome(tag, built=True)
 
 
-def _classic_build(client, context: Path, agent: AgentConfig, tag: str, buildargs: dict) -> None:
+def _classic_build(
+    client, context: Path, agent: AgentConfig, tag: str, buildargs: dict, progress: Progress | None
+) -> None:
+    """The classic builder's output streamed, line by line, to `progress`."""
     import docker
 
+    last = ""
     try:
-        client.images.build(
+        for chunk in client.api.build(
             path=str(context),
             dockerfile=agent.dockerfile,
             tag=tag,
@@ -234,23 +301,24 @@ def _classic_build(client, context: Path, agent: AgentConfig, tag: str, buildarg
             rm=True,
             forcerm=True,
             labels={"mleray.agent": agent.name},
-        )
-    except docker.errors.BuildError as exc:
-        last = next(
-            (
-                str(c.get("stream", c.get("error", ""))).strip()
-                for c in reversed(list(exc.build_log))
-                if str(c.get("stream", c.get("error", ""))).strip()
-            ),
-            str(exc),
-        )
-        raise ImageBuildError(
-            f"building {tag} from {agent.dir / agent.dockerfile} failed: {last}"
-        ) from exc
+            decode=True,
+        ):
+            if "error" in chunk:
+                detail = str(chunk["error"]).strip() or last
+                raise ImageBuildError(
+                    f"building {tag} from {agent.dir / agent.dockerfile} failed: {detail}"
+                )
+            for line in str(chunk.get("stream", "")).splitlines():
+                if line.strip():
+                    last = line.strip()
+                    if progress:
+                        progress(last)
     except docker.errors.APIError as exc:
         raise ImageBuildError(
             f"building {tag} for agent {agent.name}: {exc.explanation or exc}"
         ) from exc
+    if not image_exists(client, tag):
+        raise ImageBuildError(f"building {tag} from {agent.dir / agent.dockerfile} failed: {last}")
 
 
 def build_all(

@@ -82,6 +82,8 @@ class Ending:
     stop_reason: FailureKind | None  # from `supervise`
     exit_code: int | None  # negative: killed by that signal (local)
     oom_killed: bool = False  # the kernel's OOM killer ended it (docker reads it)
+    over_limit: str | None = None  # the backend stopped the agent over a bound (disk): why
+    outside_error: str | None = None  # ended by something outside the run (docker kill): what
 
 
 def classify(
@@ -93,6 +95,10 @@ def classify(
         return FailureKind.INFRA_ERROR, service_error
     if ending.stop_reason is FailureKind.TIMEOUT:
         return FailureKind.TIMEOUT, f"time limit of {request.time_limit:g}s exceeded"
+    if ending.over_limit:
+        return FailureKind.AGENT_ERROR, ending.over_limit
+    if ending.outside_error:
+        return FailureKind.INFRA_ERROR, ending.outside_error
     code = ending.exit_code
     if ending.oom_killed and code != 0:
         return FailureKind.OOM, f"out of memory (limit {request.memory_bytes} bytes)"
