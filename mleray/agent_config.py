@@ -52,6 +52,7 @@ class AgentConfig:
     secret_env: Mapping[str, str] = field(default_factory=dict)  # env var -> secret name
     kwargs: Mapping[str, object] = field(default_factory=dict)
     network: str = "none"
+    gateway: bool = False  # plain model names are served by the model gateway (mleray.gateway)
     description: str = ""
     mlebench: MlebenchStart | None = None  # set for an agent from an MLE-bench folder
 

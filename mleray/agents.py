@@ -11,6 +11,8 @@ config.yaml fields:
                at run time (`resolve_secrets`) and never written anywhere
   kwargs       default agent kwargs (JSON-able); a sweep's kwargs override them
   network      `none` (default) or `bridge` (only for agents that must call an API)
+  gateway      true: a model named plainly in a sweep's `models:` is served to this agent by
+               the model gateway (docs/models.md); mapping entries always are
 
 A config.yaml in MLE-bench's format (agent ids mapping to `start`, `dockerfile`, ...) is
 read by `mleray.mlebench_agents`: each id is an agent named by its id.
@@ -36,7 +38,17 @@ from mleray.errors import NotFoundError, SpecError
 
 BUILTIN_AGENTS_DIR = Path(__file__).resolve().parent.parent / "agents"
 NETWORKS = ("none", "bridge")
-_FIELDS = {"name", "description", "build", "image", "command", "env", "kwargs", "network"}
+_FIELDS = {
+    "name",
+    "description",
+    "build",
+    "image",
+    "command",
+    "env",
+    "kwargs",
+    "network",
+    "gateway",
+}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _SECRET = re.compile(r"^\$\{secret:([A-Za-z_][A-Za-z0-9_]*)\}$")
 
@@ -85,6 +97,7 @@ def load_agent(directory: str | os.PathLike) -> AgentConfig:
         secret_env=_env(path, raw.get("env"), plain=False),
         kwargs=_mapping(path, raw, "kwargs"),
         network=_network(path, raw.get("network", "none")),
+        gateway=_flag(path, raw, "gateway"),
         description=_optional_str(path, raw, "description") or "",
     )
 
@@ -150,6 +163,13 @@ def _env(path: Path, value: object, plain: bool) -> dict[str, str]:
         elif not plain and secret:
             result[key] = secret.group(1)
     return result
+
+
+def _flag(path: Path, raw: dict, key: str) -> bool:
+    value = raw.get(key, False)
+    if not isinstance(value, bool):
+        raise SpecError(f"{path}: field {key!r} must be true or false, got {value!r}")
+    return value
 
 
 def _network(path: Path, value: object) -> str:

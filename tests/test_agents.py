@@ -35,12 +35,10 @@ def test_builtin_agents():
     agents = {a.name: a for a in list_agents()}
     assert {"noop", "sleep", "baseline", "aideml"} <= set(agents)
     assert agents["sleep"].kwargs == {"seconds": 10}
-    assert all(a.network == "none" and a.secrets == () for n, a in agents.items() if n != "aideml")
-    aide = agents["aideml"]
-    assert aide.network == "bridge" and aide.secrets == ("OPENAI_API_KEY",)
-    assert (
-        aide.secret_env == {"OPENAI_API_KEY": "OPENAI_API_KEY"} and "OPENAI_API_KEY" not in aide.env
-    )
+    assert all(a.network == "none" and a.secrets == () for a in agents.values())
+    # the model agents reach their model through the gateway: no key, no network
+    assert {n for n, a in agents.items() if a.gateway} == {"aideml", "llm-loop"}
+    assert "OPENAI_API_KEY" not in agents["aideml"].env
     for agent in agents.values():
         assert agent.dir.parent == BUILTIN_AGENTS_DIR and (agent.dir / agent.dockerfile).is_file()
 
@@ -142,7 +140,7 @@ def test_cli_agents_list_json():
     result = CliRunner().invoke(app, ["agents", "list", "--json"])
     assert result.exit_code == 0, result.output
     rows = {row["name"]: row for row in json.loads(result.output)}
-    assert rows["aideml"]["secrets"] == ["OPENAI_API_KEY"] and rows["noop"]["image"].startswith(
+    assert rows["aideml"]["secrets"] == [] and rows["noop"]["image"].startswith(
         "mleray-agent-noop:"
     )
     table = CliRunner().invoke(app, ["agents", "list"])

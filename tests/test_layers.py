@@ -32,6 +32,8 @@ NO_RAY_NO_DOCKER = (
     "mleray.grading",
     "mleray.results",
     "mleray.analysis",
+    "mleray.gateway",  # the model gateway's server and tools; actors/ put it on Ray
+    "mleray.spec_models",
 )
 NO_RAY = ("mleray.sandbox",)  # the sandbox uses docker; only actors/ join it to Ray
 GRADING = ("mleray.grading",)  # a pure function of files:

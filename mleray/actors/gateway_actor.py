@@ -12,19 +12,27 @@ a cluster node. They are never passed through Ray (a runtime_env is visible in R
 dashboard and state API).
 
 Each provider's cluster-wide concurrency cap is split equally over the node gateways
-started together (`node_count`); nodes that join later get no gateway until the next start.
+started together (`node_count`). A node that joins later gets its gateway from the first
+trial placed there (`ensure_gateway`), sized for the nodes alive then.
+
+Names are per Ray namespace (each driver has its own), and a sweep's socket folders are
+under a root derived from its results key (`gateway_socket_root`), so two sweeps on one
+cluster never share a gateway.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from mleray.gateway.contract import SOCKET_NAME
-from mleray.gateway.routes import Budget, ModelRoute
+from mleray.gateway.routes import Budget, GatewayConfigError, ModelRoute, check_credentials
 from mleray.gateway.server import GatewayAddress
 from mleray.gateway.threaded import ThreadedGateway
 from mleray.gateway.upstream import RetryPolicy
@@ -40,6 +48,13 @@ class GatewaySocketError(ValueError):
 
 def gateway_name(node_id: str) -> str:
     return NAME_PREFIX + node_id
+
+
+def gateway_socket_root(results_key: str) -> Path:
+    """Where a sweep's gateways put their socket folders on every node (env
+    MLERAY_GATEWAY_DIR, else <tmp>/mleray-gw), short enough for a socket path."""
+    base = os.environ.get("MLERAY_GATEWAY_DIR") or Path(tempfile.gettempdir()) / "mleray-gw"
+    return Path(base) / hashlib.sha256(results_key.encode()).hexdigest()[:10]
 
 
 def socket_dir_for(root: str | os.PathLike, node_id: str) -> Path:
@@ -90,12 +105,30 @@ class GatewayActor:
     def trials(self) -> list[str]:
         return self._gateway.trials()
 
+    def missing_credentials(self, routes: list[ModelRoute]) -> str | None:
+        """Why a route's key is not in this node's environment, or None when all are."""
+        try:
+            check_credentials(routes)
+        except GatewayConfigError as exc:
+            return str(exc)
+        return None
+
     def shutdown(self) -> None:
         self._gateway.stop()
 
 
 def _alive_node_ids() -> list[str]:
     return [node["NodeID"] for node in ray.nodes() if node.get("Alive")]
+
+
+def _gateway_on(
+    node_id: str, socket_root: str | os.PathLike, tcp: bool, nodes: int, retry
+) -> ray.actor.ActorHandle:
+    return GatewayActor.options(
+        name=gateway_name(node_id),
+        get_if_exists=True,
+        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+    ).remote(str(socket_dir_for(socket_root, node_id)), tcp, nodes, retry)
 
 
 def start_gateways(
@@ -108,15 +141,36 @@ def start_gateways(
     id, each serving once this returns."""
     node_ids = _alive_node_ids()
     handles = {
-        node_id: GatewayActor.options(
-            name=gateway_name(node_id),
-            get_if_exists=True,
-            scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-        ).remote(str(socket_dir_for(socket_root, node_id)), tcp, len(node_ids), retry)
+        node_id: _gateway_on(node_id, socket_root, tcp, len(node_ids), retry)
         for node_id in node_ids
     }
     ray.get([handle.address.remote() for handle in handles.values()], timeout=timeout)
     return handles
+
+
+def ensure_gateway(
+    node_id: str, socket_root: str | os.PathLike, timeout: float = 60.0
+) -> ray.actor.ActorHandle:
+    """The node's gateway, started now if the node joined after `start_gateways`."""
+    try:
+        return gateway_for_node(node_id)
+    except ValueError:
+        handle = _gateway_on(node_id, socket_root, True, len(_alive_node_ids()), None)
+        ray.get(handle.address.remote(), timeout=timeout)
+        return handle
+
+
+def check_gateway_credentials(
+    handles: Mapping[str, ray.actor.ActorHandle], routes: list[ModelRoute], timeout: float = 60.0
+) -> None:
+    """GatewayConfigError naming the node when a route's key is missing where it runs."""
+    node_ids = list(handles)
+    answers = ray.get(
+        [handles[n].missing_credentials.remote(routes) for n in node_ids], timeout=timeout
+    )
+    for node_id, problem in zip(node_ids, answers):
+        if problem:
+            raise GatewayConfigError(f"{problem} (on node {node_id[:12]})")
 
 
 def gateway_for_node(node_id: str) -> ray.actor.ActorHandle:
@@ -124,9 +178,21 @@ def gateway_for_node(node_id: str) -> ray.actor.ActorHandle:
     return ray.get_actor(gateway_name(node_id))
 
 
-def stop_gateways(handles: dict[str, ray.actor.ActorHandle], timeout: float = 30.0) -> None:
-    """Stop serving and end the actors (a gateway that does not answer is killed anyway)."""
+def stop_gateways(
+    handles: Mapping[str, ray.actor.ActorHandle] | None = None, timeout: float = 30.0
+) -> None:
+    """Stop serving and end the actors (a gateway that does not answer is killed anyway);
+    without `handles`, every gateway of this namespace (late nodes' included)."""
+    if handles is None:
+        handles = {}
+        for name in ray.util.list_named_actors():
+            if name.startswith(NAME_PREFIX):
+                try:
+                    handles[name] = ray.get_actor(name)
+                except ValueError:
+                    pass  # gone in between
     refs = [handle.shutdown.remote() for handle in handles.values()]
-    ray.wait(refs, num_returns=len(refs), timeout=timeout)
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=timeout)
     for handle in handles.values():
         ray.kill(handle)

@@ -21,6 +21,7 @@ from pathlib import Path
 import ray
 
 from mleray.actors.outcome import Placement, TrialOutcome
+from mleray.actors.trial_models import TrialModels
 from mleray.errors import FailureKind, InfraError, MlerayError
 from mleray.plan import Trial
 
@@ -96,25 +97,28 @@ def _run_in_sandbox(
             f"public data of {trial.competition_id} is missing on this node ({public_dir})"
         )
     agent = get_agent(trial.agent_path or trial.agent)
-    request = RunRequest(
-        trial_id=trial.trial_id,
-        results_key=trial.results_key or trial.sweep,
-        competition_id=trial.competition_id,
-        public_dir=public_dir,
-        agent=agent,
-        workdir=workdir,
-        model=trial.model,
-        seed=trial.seed,
-        time_limit=trial.time_limit,
-        cpus=trial.cpus,
-        memory_bytes=trial.memory_bytes,
-        gpu_ids=placement.gpu_ids,
-        kwargs={**dict(agent.kwargs), **trial.kwargs},
-        secrets=resolve_secrets(agent, os.environ),
-        snapshot_interval=trial.snapshot_interval,
-    )
-    started = datetime.now(UTC)
-    result = get_sandbox(trial.sandbox).run(request, cancel=cancel)
+    sandbox = get_sandbox(trial.sandbox)
+    # a gateway model's token: issued on this node now, refused once the sandbox has ended
+    with TrialModels(trial, placement.node_id, sandbox.isolated) as models:
+        request = RunRequest(
+            trial_id=trial.trial_id,
+            results_key=trial.results_key or trial.sweep,
+            competition_id=trial.competition_id,
+            public_dir=public_dir,
+            agent=agent,
+            workdir=workdir,
+            model=trial.model,
+            seed=trial.seed,
+            time_limit=trial.time_limit,
+            cpus=trial.cpus,
+            memory_bytes=trial.memory_bytes,
+            gpu_ids=placement.gpu_ids,
+            kwargs={**dict(agent.kwargs), **trial.kwargs},
+            snapshot_interval=trial.snapshot_interval,
+            **models.request_fields(resolve_secrets(agent, os.environ)),
+        )
+        started = datetime.now(UTC)
+        result = sandbox.run(request, cancel=cancel)
     finished = datetime.now(UTC)
     return TrialOutcome(
         trial_id=trial.trial_id,
@@ -136,6 +140,7 @@ def _run_in_sandbox(
         image_id=result.image_id,
         isolated=result.isolated,
         placement=placement,
+        model_usage=models.usage,
     )
 
 
