@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from mleray.driver.connect import admission_limit, check_answers_node, connect
 from mleray.driver.loop import SweepLoop
-from mleray.driver.preflight import Preflight, preflight
+from mleray.driver.preflight import Preflight, check_graders_on_answers_node, preflight
 from mleray.errors import FailureKind
 from mleray.ledger import record_capacity
 from mleray.plan import Trial, pending_trials, plan_trials
@@ -102,6 +102,8 @@ def _run_connected(
 
     totals = ray.cluster_resources()
     check_answers_node(totals)
+    if address != "local":  # the embedded Ray's node is this one: preflight checked it
+        check_graders_on_answers_node(spec, todo)
     limit = admission_limit(todo[0], totals, local=address == "local")
     writer = ResultWriter(results)
     writer.retire_superseded()  # rows a killed driver left behind (one row per trial)
