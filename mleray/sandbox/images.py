@@ -29,6 +29,7 @@ from pathlib import Path
 
 from mleray.agents import AgentConfig, list_agents
 from mleray.errors import MlerayError, SandboxUnavailableError, SpecError
+from mleray.sandbox import mlebench_images
 
 IMAGE_DIR = Path(__file__).parent / "image"
 PACKAGES_FILE = IMAGE_DIR / "packages.txt"
@@ -108,6 +109,8 @@ def image_tag(agent: AgentConfig, base_tag: str | None = None) -> str:
     folder's contents and the base image tag it is built FROM."""
     if agent.image and not agent.dockerfile:
         return agent.image
+    if agent.mlebench is not None:  # MLE-bench's recipe: FROM mlebench-env or in its place
+        return mlebench_images.tag_for(agent, _mlebench_builder())
     if base_tag is None:
         base_tag = base_image_tag()
     digest = hashlib.sha256((folder_digest(agent.dir) + base_tag).encode()).hexdigest()[:12]
@@ -256,6 +259,8 @@ def build_agent_image(
 ) -> BuildOutcome:
     """Build `agent`'s image FROM the base image (building that first if needed)."""
     client = client or docker_client()
+    if agent.mlebench is not None:
+        return mlebench_images.build(agent, client, force, progress, _mlebench_builder())
     if agent.image and not agent.dockerfile:  # a prebuilt image: nothing to build, only to check
         if not image_exists(client, agent.image):
             raise ImageBuildError(missing_image_message(agent.image, agent))
@@ -321,6 +326,12 @@ def _classic_build(
         raise ImageBuildError(f"building {tag} from {agent.dir / agent.dockerfile} failed: {last}")
 
 
+def _mlebench_builder() -> mlebench_images.Builder:
+    """What the MLE-bench recipe builds with (it cannot import this module)."""
+    blocks = (base_image_tag, build_base_image, folder_digest, _classic_build, BuildOutcome)
+    return mlebench_images.Builder(*blocks, error=ImageBuildError)
+
+
 def build_all(
     force: bool = False, include_optional: bool = False, ca_bundle: str | os.PathLike | None = None
 ) -> list[BuildOutcome]:
@@ -328,6 +339,8 @@ def build_all(
     client = docker_client()
     outcomes = [build_base_image(client, force=force)]
     for agent in list_agents():
+        if agent.mlebench is not None:  # MLE-bench's agents: built when asked for or run
+            continue
         if agent.name in OPTIONAL_AGENTS and not include_optional:
             continue
         outcomes.append(build_agent_image(agent, client, force=force, ca_bundle=ca_bundle))
