@@ -52,6 +52,10 @@ class AgentConfig:
     secret_env: Mapping[str, str] = field(default_factory=dict)  # env var -> secret name
     kwargs: Mapping[str, object] = field(default_factory=dict)
     network: str = "none"
+    # config.yaml `resources` (a sweep's `resources` wins): None takes mleray's defaults
+    pids_limit: int | None = None
+    shm_bytes: int | None = None
+    disk_bytes: int | None = None
     gateway: bool = False  # plain model names are served by the model gateway (mleray.gateway)
     description: str = ""
     mlebench: MlebenchStart | None = None  # set for an agent from an MLE-bench folder

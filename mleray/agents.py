@@ -11,6 +11,8 @@ config.yaml fields:
                at run time (`resolve_secrets`) and never written anywhere
   kwargs       default agent kwargs (JSON-able); a sweep's kwargs override them
   network      `none` (default) or `bridge` (only for agents that must call an API)
+  resources    the sandbox's bounds this agent needs: `pids` (default 4096), `shm` (default
+               half the memory) and `disk` (default 32g); a sweep's `resources` wins
   gateway      true: a model named plainly in a sweep's `models:` is served to this agent by
                the model gateway (docs/models.md); mapping entries always are
 
@@ -35,6 +37,7 @@ import yaml
 from mleray import mlebench_agents
 from mleray.agent_config import CONTAINER_AGENT_DIR, RESERVED_ENV, AgentConfig, MlebenchStart
 from mleray.errors import NotFoundError, SpecError
+from mleray.spec_limits import sandbox_limits
 
 BUILTIN_AGENTS_DIR = Path(__file__).resolve().parent.parent / "agents"
 NETWORKS = ("none", "bridge")
@@ -48,6 +51,7 @@ _FIELDS = {
     "kwargs",
     "network",
     "gateway",
+    "resources",
 }
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _SECRET = re.compile(r"^\$\{secret:([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -97,6 +101,7 @@ def load_agent(directory: str | os.PathLike) -> AgentConfig:
         secret_env=_env(path, raw.get("env"), plain=False),
         kwargs=_mapping(path, raw, "kwargs"),
         network=_network(path, raw.get("network", "none")),
+        **_resources(path, raw.get("resources")),
         gateway=_flag(path, raw, "gateway"),
         description=_optional_str(path, raw, "description") or "",
     )
@@ -170,6 +175,15 @@ def _flag(path: Path, raw: dict, key: str) -> bool:
     if not isinstance(value, bool):
         raise SpecError(f"{path}: field {key!r} must be true or false, got {value!r}")
     return value
+
+
+def _resources(path: Path, value: object) -> dict:
+    if value is None:
+        value = {}
+    if not isinstance(value, dict) or set(value) - {"pids", "shm", "disk"}:
+        raise SpecError(f"{path}: field 'resources' must be a mapping of pids, shm and disk")
+    pids, shm, disk = sandbox_limits(str(path), "resources.", value)
+    return {"pids_limit": pids, "shm_bytes": shm, "disk_bytes": disk}
 
 
 def _network(path: Path, value: object) -> str:

@@ -48,7 +48,10 @@ class Trial:
     competitions_path: tuple[str, ...] = ()
     agent_path: str | None = None  # absolute folder when `agent` names one (workers' cwd differs)
     results_key: str = ""  # container label / scratch folder: one per results folder
-
+    # the sandbox's bounds (None: the agent's, else the defaults); not part of the identity
+    pids: int | None = None
+    shm_bytes: int | None = None
+    disk_bytes: int | None = None
     # set when the model is served by the model gateway (a mapping entry of `models:`, or
     # a name given to an agent whose config says `gateway: true`); see mleray.spec_models
     route: ModelRoute | None = None
@@ -144,9 +147,12 @@ def plan_trials(spec: SweepSpec, results_dir: str | os.PathLike | None = None) -
                     agent_path=str(Path(agent.name).resolve())
                     if Path(agent.name).is_dir()
                     else None,
+                    results_key=key,
+                    pids=res.pids,
+                    shm_bytes=res.shm_bytes,
+                    disk_bytes=res.disk_bytes,
                     route=entry.route if entry is not None else None,
                     budget=entry.budget if entry is not None else None,
-                    results_key=key,
                 )
             )
     return trials

@@ -12,7 +12,7 @@ A spec file looks like this (every key but `name` and `agents` is optional, as l
                                           # mapping for the model gateway: spec_models)
         kwargs: {seconds: 2}              # optional; override the agent's defaults
     seeds: 3                              # 0, 1, 2; or an explicit list [0, 7]
-    resources: {gpus: 0.5, cpus: 1, memory: 4g}
+    resources: {gpus: 0.5, cpus: 1, memory: 4g}   # also pids, shm, disk (docs/sweeps.md)
     time_limit: 600                       # seconds of agent wall time
     sandbox: docker                       # docker | local
     results: results/builtin-sweep        # default results/<name>
@@ -60,7 +60,7 @@ _TOP_KEYS = {
     "competitions_path",
 }
 _AGENT_KEYS = {"name", "models", "kwargs"}
-_RESOURCE_KEYS = {"gpus", "cpus", "memory"}
+_RESOURCE_KEYS = {"gpus", "cpus", "memory", "pids", "shm", "disk"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -69,6 +69,15 @@ class Resources:
     gpus: float = 0.0  # 0, a whole number, or 1/k
     cpus: float = 1.0
     memory_bytes: int = 4 * 1024**3
+    # the sandbox's bounds; None: the agent's config.yaml `resources`, else mleray's defaults
+    pids: int | None = None  # processes and threads
+    shm_bytes: int | None = None  # /dev/shm (counts against memory)
+    disk_bytes: int | None = None  # what the agent may write into its container
+
+    def sandbox_bounds(self) -> dict:
+        """`pids`, `shm` and `disk` as a spec writes them, where set."""
+        named = {"pids": self.pids, "shm": self.shm_bytes, "disk": self.disk_bytes}
+        return {key: value for key, value in named.items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,7 @@ class SweepSpec:
                 "gpus": self.resources.gpus,
                 "cpus": self.resources.cpus,
                 "memory": self.resources.memory_bytes,
+                **self.resources.sandbox_bounds(),
             },
             "time_limit": self.time_limit,
             "sandbox": self.sandbox,
@@ -340,7 +350,9 @@ def _seeds(source: str, value: Any) -> tuple[int, ...]:
 
 def _resources(source: str, raw: Any) -> Resources:
     if not isinstance(raw, dict):
-        raise SpecError(f"{source}: field `resources` must be a mapping (gpus, cpus, memory)")
+        raise SpecError(
+            f"{source}: field `resources` must be a mapping (gpus, cpus, memory, pids, shm, disk)"
+        )
     _no_unknown(source, "resources.", raw, _RESOURCE_KEYS)
     gpus = check_gpu_share(raw.get("gpus", 0), f"{source}: field `resources.gpus`")
     cpus = limits.number(
@@ -350,7 +362,8 @@ def _resources(source: str, raw: Any) -> Resources:
     memory = parse_memory(raw.get("memory", "4g"), where)
     if memory < limits.MIN_MEMORY:
         raise SpecError(f"{where}: {memory} bytes is below Docker's minimum of 6 MiB")
-    return Resources(gpus=gpus, cpus=float(cpus), memory_bytes=memory)
+    pids, shm, disk = limits.sandbox_limits(source, "resources.", raw)
+    return Resources(gpus, float(cpus), memory, pids=pids, shm_bytes=shm, disk_bytes=disk)
 
 
 def _seconds(source: str, raw: dict, key: str, default: float | None) -> float | None:

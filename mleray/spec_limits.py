@@ -39,6 +39,9 @@ MAX_CPUS = 1024.0
 MAX_GPUS = 64  # per trial
 MAX_GPU_SPLIT = 100  # the smallest share is 1/100
 MIN_MEMORY = 6 * 1024**2  # Docker's minimum
+MIN_PIDS, MAX_PIDS = 16, 4_194_304  # processes + threads; the kernel's pid_max ceiling
+MIN_SHM = 1024**2
+MIN_DISK = 16 * 1024**2
 MAX_MEMORY = 64 * 1024**4
 MAX_NAME_CHARS = 200  # competition ids, models, split names
 MAX_PATH_CHARS = 4096
@@ -166,6 +169,29 @@ def parse_memory(value: Any, where: str = "memory") -> int:
     if size > MAX_MEMORY:  # also inf, from a size written with 400 digits
         raise SpecError(f"{where}: {shown(value)} is over the limit of 64 TiB")
     return int(size)
+
+
+def sandbox_limits(source: str, prefix: str, raw: dict) -> tuple[int | None, ...]:
+    """(pids, shm bytes, disk bytes) from the `pids`, `shm` and `disk` keys of a sweep's
+    or an agent's `resources` (`prefix` names the mapping); None where a key is absent."""
+    pids = raw.get("pids")
+    if pids is not None:
+        pids = number(source, f"{prefix}pids", pids, MIN_PIDS, MAX_PIDS, integer=True)
+    return (
+        pids,
+        _size(source, f"{prefix}shm", raw.get("shm"), MIN_SHM),
+        _size(source, f"{prefix}disk", raw.get("disk"), MIN_DISK),
+    )
+
+
+def _size(source: str, key: str, value: Any, low: int) -> int | None:
+    if value is None:
+        return None
+    where = f"{source}: field `{key}`"
+    size = parse_memory(value, where)
+    if size < low:
+        raise SpecError(f"{where}: {size} bytes is below the minimum of {low // 1024**2} MiB")
+    return size
 
 
 def check_gpu_share(value: Any, where: str = "gpus") -> float:

@@ -104,7 +104,7 @@ def test_explicit_seed_list(tmp_path):
         (("cpus: 2", "cpus: 0"), "resources.cpus"),
         (("memory: 1.5g", "memory: lots"), "resources.memory"),
         (("memory: 1.5g", "memory: -4g"), "resources.memory"),
-        (("memory: 1.5g", "memory: 1g, disk: 5g"), "resources.disk"),
+        (("memory: 1.5g", "memory: 1g, volume: 5g"), "resources.volume"),
         (("time_limit: 120", "time_limit: 0"), "time_limit"),
         (("time_limit: 120", "time_limit: soon"), "time_limit"),
         (("sandbox: local", "sandbox: podman"), "sandbox"),

@@ -140,9 +140,9 @@ class RunRequest:
         `resources`), else the agent's config, else the defaults."""
         agent = self.agent
         return ContainerLimits(
-            pids=self.pids_limit or getattr(agent, "pids_limit", None) or DEFAULT_PIDS_LIMIT,
-            shm_bytes=self.shm_bytes or getattr(agent, "shm_bytes", None) or self.memory_bytes // 2,
-            disk_bytes=self.disk_bytes or getattr(agent, "disk_bytes", None) or DEFAULT_DISK_BYTES,
+            pids=self.pids_limit or agent.pids_limit or DEFAULT_PIDS_LIMIT,
+            shm_bytes=self.shm_bytes or agent.shm_bytes or self.memory_bytes // 2,
+            disk_bytes=self.disk_bytes or agent.disk_bytes or DEFAULT_DISK_BYTES,
         )
 
 
