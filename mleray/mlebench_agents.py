@@ -12,9 +12,11 @@ and merge keys (`<<: *defaults`) shared between ids:
 
 Each id becomes an `AgentConfig` named by its id, with `mlebench` set: the sandbox runs its
 start script with MLE-bench's container contract (`mleray.sandbox.mlebench_contract`), and
-its image is built by `mleray.sandbox.mlebench_images`. `${{ secrets.NAME }}` becomes one of
-mleray's secrets (filled from the host's environment at run time, never logged). Variables
-mleray sets for every run (`TIME_LIMIT_SECS`, `COMPETITION_ID`, GPUs, `MLERAY_*`) are
+its image is built by `mleray.sandbox.mlebench_images`. It runs at `network: none` and the
+model gateway serves the models a sweep names for it (`gateway: true`; docs/models.md).
+`${{ secrets.NAME }}` becomes one of mleray's secrets (filled from the host's environment at
+run time, never logged; a key the gateway holds becomes the trial's token). Variables mleray
+sets for every run (`TIME_LIMIT_SECS`, `COMPETITION_ID`, GPUs, `MLERAY_*`) are
 dropped from `env_vars`: mleray's values hold (TIME_LIMIT_SECS is the sweep's time limit).
 An entry defined with an anchor (`defaults: &defaults`) is a template: it is not listed,
 but can still be asked for by its id, as in MLE-bench.
@@ -133,6 +135,9 @@ def mlebench_agent(path: Path, raw: dict, agent_id: str) -> AgentConfig:
         env=env,
         secret_env=secret_env,
         kwargs=kwargs,
+        # at network none the model gateway is its only way to a model: a plain name in a
+        # sweep's `models:` is served by it (the key secret is then the trial's token)
+        gateway=True,
         description=f"MLE-bench agent {agent_id} ({path})",
         mlebench=MlebenchStart(
             agent_id=agent_id,

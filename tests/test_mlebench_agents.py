@@ -53,6 +53,7 @@ def test_merge_keys_and_anchors_give_each_id_its_settings(on_path):
     )
     # TIME_LIMIT_SECS is mleray's (the sweep's time limit); the rest passes as written
     assert dict(dev.env) == {"STEP_LIMIT": "3"} and dev.secrets == ()
+    assert dev.network == "none" and dev.gateway  # models reach it through the gateway
     assert get_agent("toy").kwargs["agent.steps"] == 3
     assert get_agent("defaults").mlebench.agent_id == "defaults"  # asked for: as in MLE-bench
 
@@ -167,3 +168,17 @@ def test_a_copy_of_the_fixture_folder_loads_from_anywhere(tmp_path):
     shutil.copytree(FORMAT_DIR, tmp_path / "agents")
     agent = get_agent(f"{tmp_path / 'agents'}:toy")
     assert agent.dir == tmp_path / "agents" / "toy"
+
+
+def test_a_sweep_names_folder_colon_id_and_its_trials_carry_the_absolute_folder(monkeypatch):
+    from mleray.plan import plan_trials
+    from mleray.spec import spec_from_dict
+
+    monkeypatch.chdir(FORMAT_DIR.parent)  # Ray workers run elsewhere: the folder must be absolute
+    raw = {"name": "s", "competitions": ["breast-cancer-auc"], "agents": ["mlebench-format:toy"]}
+    (trial,) = plan_trials(spec_from_dict(raw, source="spec.yaml"))
+    assert trial.agent == "mlebench-format:toy"
+    assert trial.agent_path == f"{FORMAT_DIR}:toy"
+    assert get_agent(trial.agent_path).name == "toy"
+    with pytest.raises(SpecError, match="cannot be an agent folder"):
+        spec_from_dict({**raw, "agents": ["/:toy"]}, source="spec.yaml")
