@@ -24,6 +24,7 @@ from collections.abc import Set
 from dataclasses import dataclass
 from pathlib import Path
 
+from mleray.agents import absolute_reference
 from mleray.gateway.routes import Budget, ModelRoute
 from mleray.spec import SweepSpec
 
@@ -56,6 +57,7 @@ class Trial:
     # a name given to an agent whose config says `gateway: true`); see mleray.spec_models
     route: ModelRoute | None = None
     budget: Budget | None = None
+
     @property
     def kwargs(self) -> dict:
         return json.loads(self.kwargs_json)
@@ -76,11 +78,11 @@ def trial_id_for(
     gpus: float,
     cpus: float,
     memory_bytes: int,
-) -> str:
     model_config: dict | None = None,
-    identity = {
+) -> str:
     """`model_config`: what a gateway model entry changes about the run (None for a name,
     so plain names keep the ids they always had)."""
+    identity = {
         "competition": competition_id,
         "agent": agent,
         "model": model,
@@ -92,9 +94,9 @@ def trial_id_for(
         "cpus": float(cpus),
         "memory_bytes": int(memory_bytes),
     }
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     if model_config is not None:
         identity["model_config"] = model_config
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:TRIAL_ID_LENGTH]
 
 
@@ -114,8 +116,8 @@ def plan_trials(spec: SweepSpec, results_dir: str | os.PathLike | None = None) -
     for cid, agent, seed in itertools.product(spec.competitions, spec.agents, spec.seeds):
         for model in agent.models:
             kwargs_json = agent.kwargs_json
-            tid = trial_id_for(
             entry = agent.model_entries.get(model) if model is not None else None
+            tid = trial_id_for(
                 cid,
                 agent.name,
                 model,
@@ -126,8 +128,8 @@ def plan_trials(spec: SweepSpec, results_dir: str | os.PathLike | None = None) -
                 res.gpus,
                 res.cpus,
                 res.memory_bytes,
-            )
                 entry.identity() if entry is not None else None,
+            )
             trials.append(
                 Trial(
                     trial_id=tid,
@@ -144,9 +146,7 @@ def plan_trials(spec: SweepSpec, results_dir: str | os.PathLike | None = None) -
                     sandbox=spec.sandbox,
                     snapshot_interval=spec.snapshot_interval,
                     competitions_path=spec.competitions_path,
-                    agent_path=str(Path(agent.name).resolve())
-                    if Path(agent.name).is_dir()
-                    else None,
+                    agent_path=absolute_reference(agent.name),
                     results_key=key,
                     pids=res.pids,
                     shm_bytes=res.shm_bytes,
