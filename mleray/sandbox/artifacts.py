@@ -258,6 +258,20 @@ def redact_tree(root: Path, secrets: dict[str, str] | None) -> None:
             path.write_bytes(text.encode("utf-8", "surrogateescape"))
 
 
+def redact_file(path: Path, secrets: dict[str, str] | None) -> None:
+    """Remove secret values from a submission or snapshot (read whole: it travels to
+    grading as bytes anyway), so nothing derived from it (grading's messages quote cells,
+    the stored copy) can carry one; a cell holding a secret becomes `[secret]`."""
+    values = sorted((v.encode() for v in (secrets or {}).values() if len(v) >= 4), key=len)
+    if not values:
+        return
+    data = redacted = path.read_bytes()
+    for value in reversed(values):  # longest first, as `redact`
+        redacted = redacted.replace(value, b"[secret]")
+    if redacted != data:
+        path.write_bytes(redacted)
+
+
 def extract_single_file(chunks: Iterable[bytes], target: Path, cap_bytes: int) -> bool:
     """Write the one regular file in a `get_archive` stream of a file path to `target`;
     False when the entry is not a regular file (e.g. a symlink) or over the cap."""

@@ -46,6 +46,7 @@ AGENT_UID = 1000
 OUTPUT_LOG_CAP = "10m"  # json-file max-size: the agent's stdout cannot fill the host disk
 LAUNCHER_PATH = "/opt/mleray/bin/mleray-launch"
 LAUNCH_CONFIG_PATH = "/opt/mleray/launch.json"
+LAUNCH_KEY_PATH = "/opt/mleray/run/launch-key"  # in a folder of the agent user's: unlinkable
 SERVICES_ROOT = "/opt/mleray/services"
 
 
@@ -119,10 +120,11 @@ def create_container(client, request: RunRequest, tag: str, name: str, gpus: boo
     )
 
 
-def runtime_archive(request: RunRequest) -> bytes:
+def runtime_archive(request: RunRequest, launch_key: str = "") -> bytes:
     """The files every run adds to the container: the agent's home layout (owned by the
     agent user, in case the image lacks it), instructions.md and validate-submission; with
-    services, the launcher, its config and the services' files (owned by root)."""
+    services, the launcher, its config and the services' files (owned by root), and the
+    run's launch key (the agent user's: the launcher removes it before anything starts)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         for folder in ("home/submission", "home/logs", "home/code", "home/agent"):
@@ -138,13 +140,18 @@ def runtime_archive(request: RunRequest) -> bytes:
         if VALIDATOR.is_file():
             _add(archive, "opt/mleray/validate.py", VALIDATOR.read_bytes(), 0o644, 0)
         if request.services:
-            _add_services(archive, request)
+            _add_services(archive, request, launch_key)
     return buffer.getvalue()
 
 
-def _add_services(archive: tarfile.TarFile, request: RunRequest) -> None:
+def _add_services(archive: tarfile.TarFile, request: RunRequest, launch_key: str) -> None:
     root = SERVICES_ROOT.lstrip("/")
-    config = launch_config(request, SERVICES_ROOT, container_paths(request.agent).logs)
+    key_file = LAUNCH_KEY_PATH if launch_key else None
+    logs = container_paths(request.agent).logs
+    config = launch_config(request, SERVICES_ROOT, logs, key_file)
+    if launch_key:
+        _add(archive, LAUNCH_KEY_PATH.rsplit("/", 1)[0].lstrip("/"), None, 0o700, AGENT_UID)
+        _add(archive, LAUNCH_KEY_PATH.lstrip("/"), launch_key.encode(), 0o600, AGENT_UID)
     _add(archive, LAUNCHER_PATH.lstrip("/"), LAUNCHER.read_bytes(), 0o755, 0)
     _add(archive, LAUNCH_CONFIG_PATH.lstrip("/"), config.encode(), 0o644, 0)
     folders = {root} | {f"{root}/{service.name}" for service in request.services}

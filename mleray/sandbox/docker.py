@@ -45,6 +45,7 @@ from mleray.sandbox.images import (
     stderr_progress,
 )
 from mleray.sandbox.lifecycle import Ending, StopClock, Usage, conclude, not_started, supervise
+from mleray.sandbox.services import new_launch_key
 from mleray.sandbox.snapshots import SnapshotTaker
 from mleray.sandbox.usage import UsageSampler
 from mleray.sandbox.watchdog import Watchdog
@@ -131,8 +132,10 @@ class DockerSandbox:
             tag = self._image_here(request.agent)
             image = self.client.images.get(tag)
             container = self._create(request, tag, name)
-            container.put_archive("/", runtime_archive(request))
-            return _ContainerRun(self, container, request, cancel, image.id).execute()
+            launch_key = new_launch_key()
+            container.put_archive("/", runtime_archive(request, launch_key))
+            run = _ContainerRun(self, container, request, cancel, image.id)
+            return run.execute(launch_key)
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             detail = getattr(exc, "explanation", None) or str(exc)
             message = f"docker error for trial {request.trial_id}: {detail}"
@@ -176,7 +179,7 @@ class _ContainerRun:
         self.disk = DiskWatch(sandbox.client, container.id, disk_bytes, sandbox.disk_seconds)
         self.over_limit: str | None = None  # why mleray killed it, past a bound
 
-    def execute(self) -> SandboxResult:
+    def execute(self, launch_key: str) -> SandboxResult:
         self.container.start()
         started, started_epoch = time.monotonic(), time.time()
         clock = StopClock(
@@ -196,7 +199,14 @@ class _ContainerRun:
         ending = Ending(stop_reason, code, oom, over_limit=self.over_limit, outside_error=outside)
         usage = Usage(wall, self.usage.cpu_seconds, self.usage.peak_memory_bytes)
         return conclude(
-            self.sandbox, self.request, ending, usage, self.snapshots, note, self.image_id
+            self.sandbox,
+            self.request,
+            ending,
+            usage,
+            self.snapshots,
+            note,
+            self.image_id,
+            launch_key=launch_key,
         )
 
     def _exited(self) -> bool:

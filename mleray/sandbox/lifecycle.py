@@ -4,8 +4,11 @@ A backend starts the agent, then calls `supervise` with three functions of its o
 exited, stop it politely (SIGTERM), kill it. The clock sends SIGTERM once the time limit
 passes or `cancel` is set, and kills after the grace period until the agent is gone. After
 collecting the artifacts the backend calls `conclude` with what it observed (`Ending`),
-which classifies the run (completed / agent_error / timeout / oom / cancelled, or
-infra_error when a service never let the agent start) and builds the `SandboxResult`.
+which classifies the run (completed / agent_error / timeout / oom / cancelled; agent_error
+too when the backend stopped it past a bound such as the disk; infra_error when a service
+never let the agent start or something outside the run ended it) and builds the
+`SandboxResult`. It redacts secret values from the submission and snapshots first: grading
+quotes cells in its messages, and nothing that leaves the node may carry a secret.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mleray.errors import FailureKind
+from mleray.sandbox.artifacts import redact_file
 from mleray.sandbox.base import RunRequest, SandboxResult
 from mleray.sandbox.contract import redact
 from mleray.sandbox.services import launch_failure
@@ -126,15 +130,20 @@ def conclude(
     snapshots: SnapshotTaker,
     collect_note: str = "",
     image_id: str | None = None,
+    launch_key: str = "",
 ) -> SandboxResult:
     """The result of a run whose artifacts are collected in workdir/artifacts; takes the
-    last snapshot; `collect_note` (files skipped) is added to an error."""
+    last snapshot and redacts it and the submission; `collect_note` (files skipped) is
+    added to an error; `launch_key`: the run's (see `services`), "" without services."""
     artifacts = Path(request.workdir) / "artifacts"
     logs, code = artifacts / "logs", artifacts / "code"
     submission = artifacts / "submission" / "submission.csv"
     submission = submission if submission.is_file() else None
     snapshots.finish(usage.wall_seconds, submission)
-    service_error = launch_failure(logs if logs.is_dir() else None, ending.exit_code)
+    for path in [submission, *(snapshot.path for snapshot in snapshots.taken)]:
+        if path is not None:  # before anything leaves this node
+            redact_file(path, dict(request.secrets))
+    service_error = launch_failure(logs if logs.is_dir() else None, ending.exit_code, launch_key)
     kind, error = classify(request, ending, service_error)
     if collect_note and error:
         error = f"{error}; {collect_note}"

@@ -43,6 +43,7 @@ from mleray.sandbox.services import (
     LAUNCHER,
     launch_config,
     launched_command,
+    new_launch_key,
     service_files,
 )
 from mleray.sandbox.snapshots import SnapshotTaker
@@ -75,22 +76,23 @@ class LocalSandbox:
         if cancel.is_set():
             return not_started(self)
         scratch = Path(tempfile.mkdtemp(prefix="mleray-local-"))
+        launch_key = new_launch_key()
         try:
-            paths = _workspace(scratch, request)
+            paths = _workspace(scratch, request, launch_key)
             command = launched_command(
                 request,
                 agent_command(request, str(request.agent.dir)),
                 [sys.executable, str(LAUNCHER)],
                 str(scratch / "launch.json"),
             )
-            return _LocalRun(self, request, paths, cancel).execute(
+            return _LocalRun(self, request, paths, cancel, launch_key).execute(
                 command, _environment(request, paths), Path(paths.home)
             )
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _workspace(scratch: Path, request: RunRequest) -> AgentPaths:
+def _workspace(scratch: Path, request: RunRequest, launch_key: str) -> AgentPaths:
     home = scratch / "home"
     for name in ("submission", "logs", "code", "agent"):
         (home / name).mkdir(parents=True)
@@ -106,11 +108,11 @@ def _workspace(scratch: Path, request: RunRequest) -> AgentPaths:
     )
     Path(paths.instructions).write_text(instructions_text(request, paths))
     if request.services:
-        _place_services(scratch, request, paths)
+        _place_services(scratch, request, paths, launch_key)
     return paths
 
 
-def _place_services(scratch: Path, request: RunRequest, paths: AgentPaths) -> None:
+def _place_services(scratch: Path, request: RunRequest, paths: AgentPaths, key: str) -> None:
     root = scratch / "services"
     for service in request.services:
         (root / service.name).mkdir(parents=True)
@@ -119,7 +121,11 @@ def _place_services(scratch: Path, request: RunRequest, paths: AgentPaths) -> No
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(file.data)
         target.chmod(file.mode)
-    (scratch / "launch.json").write_text(launch_config(request, str(root), paths.logs))
+    key_file = scratch / "launch-key"  # the launcher reads and removes it before starting
+    key_file.touch(mode=0o600)
+    key_file.write_text(key)
+    config = launch_config(request, str(root), paths.logs, str(key_file))
+    (scratch / "launch.json").write_text(config)
 
 
 def _search_path() -> str:
@@ -140,8 +146,11 @@ def _environment(request: RunRequest, paths: AgentPaths) -> dict[str, str]:
 
 
 class _LocalRun:
-    def __init__(self, sandbox: LocalSandbox, request: RunRequest, paths: AgentPaths, cancel):
+    def __init__(
+        self, sandbox: LocalSandbox, request: RunRequest, paths: AgentPaths, cancel, launch_key
+    ):
         self.sandbox = sandbox
+        self.launch_key = launch_key
         self.request = request
         self.paths = paths
         self.workdir = Path(request.workdir)
@@ -188,7 +197,15 @@ class _LocalRun:
             cpu_seconds=rusage.ru_utime + rusage.ru_stime,
             peak_memory_bytes=rusage.ru_maxrss * 1024,  # Linux reports KiB
         )
-        return conclude(self.sandbox, self.request, ending, usage, self.snapshots, note)
+        return conclude(
+            self.sandbox,
+            self.request,
+            ending,
+            usage,
+            self.snapshots,
+            note,
+            launch_key=self.launch_key if self.request.services else "",
+        )
 
     def _exited(self, pid: int) -> bool:
         waited, status, rusage = os.wait4(pid, os.WNOHANG)
