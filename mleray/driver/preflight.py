@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mleray.driver.models import check_models, gateway_trials
 from mleray.errors import MlerayError, NotPreparedError
 from mleray.plan import Trial
 from mleray.spec import SweepSpec
@@ -36,7 +37,8 @@ class Preflight:
 
 def preflight(spec: SweepSpec, trials: list[Trial], check_data: bool = True) -> Preflight:
     """Data prepared (where the driver's node holds the answers: it must be able to grade),
-    agents and their secrets, the sandbox able to run each agent."""
+    agents and their secrets, the sandbox able to run each agent, the gateway's models
+    (`mleray.driver.models.check_models`)."""
     from mleray.agents import get_agent, resolve_secrets
     from mleray.sandbox import get_sandbox
 
@@ -47,6 +49,7 @@ def preflight(spec: SweepSpec, trials: list[Trial], check_data: bool = True) -> 
         agent = agents[name] = get_agent(name)
         resolve_secrets(agent, os.environ)
         sandbox.check_ready(agent)  # SandboxUnavailableError: no trial of it could run
+    check_models(gateway_trials(trials, agents), keys=check_data)  # keys, base_url, prices
     return Preflight(sandbox=sandbox, competitions=competitions, agents=agents)
 
 

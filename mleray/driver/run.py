@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from mleray.driver.connect import admission_limit, check_answers_node, connect
 from mleray.driver.loop import SweepLoop
+from mleray.driver.models import gateway_trials, sweep_gateways
 from mleray.driver.preflight import Preflight, check_graders_on_answers_node, preflight
 from mleray.errors import FailureKind
 from mleray.ledger import record_capacity
@@ -115,6 +116,7 @@ def _run_connected(
 
     reap()  # orphans of an earlier, killed run
     prior = attempts_so_far(writer.root)
+    todo = gateway_trials(todo, checked.agents)  # plain names of `gateway: true` agents
     loop = SweepLoop(
         spec,
         writer,
@@ -122,7 +124,8 @@ def _run_connected(
         [(t, prior.get(t.trial_id, 0) + 1) for t in todo],
         resize=lambda: admission_limit(todo[0], ray.cluster_resources(), local=False),
     )
-    with _signals_handled(_raise_interrupt):  # SIGTERM cancels like Ctrl-C
+    # SIGTERM cancels like Ctrl-C; the model gateways (if any trial uses one) stop last
+    with _signals_handled(_raise_interrupt), sweep_gateways(todo, todo[0].results_key):
         try:
             loop.run(progress)
         except BaseException:

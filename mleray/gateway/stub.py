@@ -7,11 +7,12 @@ words in the messages; completion tokens: words in the reply), and it keeps what
 check: the API keys it saw, the tokens it served, the requests it refused with 429 (the
 first `fail_first`), and the most requests it had in flight at once.
 
-    python -m mleray.gateway.stub --port 8000 [--script FILE]
+    python -m mleray.gateway.stub --port 8000 [--script FILE] [--require-key-env VAR]
 
 A script file (YAML or JSON): `replies` (list of strings), `by_model` (model -> list),
 `fail_first`, `retry_after` (seconds), `delay_seconds` (before each answer), `require_key`,
-`echo_key`.
+`echo_key`, `tool_arguments` (function name -> the arguments of a call answering a request
+that offers that tool).
 `GET /stub/stats` returns the counters as JSON.
 """
 
@@ -20,11 +21,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -45,6 +47,9 @@ class StubScript:
     delay_seconds: float = 0.0  # wait before each answer (to keep requests in flight)
     require_key: str | None = None  # any other key gets 401
     echo_key: bool = False  # a careless provider: quote the caller's key in each reply
+    # function name -> arguments: a chat request offering that tool (AIDE's `submit_review`)
+    # is answered with a call of it
+    tool_arguments: Mapping[str, Mapping] = field(default_factory=dict)
 
     @classmethod
     def from_file(cls, path: str | Path) -> StubScript:
@@ -166,7 +171,8 @@ class StubProvider:
             self.prompt_tokens += prompt
             self.completion_tokens += completion
             write = _chat if api == "chat" else _message
-            return await write(request, body, model, reply, prompt, completion)
+            tools = self.script.tool_arguments
+            return await write(request, body, model, reply, prompt, completion, tools)
         finally:
             self.in_flight -= 1
 
@@ -186,13 +192,31 @@ async def _sse(request: web.Request, events: list[str]) -> web.StreamResponse:
     return out
 
 
-async def _chat(request, body, model, reply, prompt, completion) -> web.StreamResponse:
+def _tool_call(body: dict, tools: Mapping[str, Mapping]) -> dict | None:
+    """The assistant message calling the tool the request offers or asks for, if scripted."""
+    offered = [t.get("function", {}).get("name") for t in body.get("tools") or []]
+    chosen = body.get("tool_choice")
+    if isinstance(chosen, dict):
+        offered = [chosen.get("function", {}).get("name")]
+    name = next((n for n in offered if n in tools), None)
+    if name is None:
+        return None
+    call = {"name": name, "arguments": json.dumps(dict(tools[name]))}
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": "call_stub", "type": "function", "function": call}],
+    }
+
+
+async def _chat(request, body, model, reply, prompt, completion, tools) -> web.StreamResponse:
     usage = {"prompt_tokens": prompt, "completion_tokens": completion}
     usage["total_tokens"] = prompt + completion
     base = {"id": "chatcmpl-stub", "created": int(time.time()), "model": model}
     if body.get("stream") is not True:
-        message = {"role": "assistant", "content": reply}
-        choice = {"index": 0, "message": message, "finish_reason": "stop"}
+        message = _tool_call(body, tools) or {"role": "assistant", "content": reply}
+        finish = "tool_calls" if message.get("tool_calls") else "stop"
+        choice = {"index": 0, "message": message, "finish_reason": finish}
         return web.json_response(
             {**base, "object": "chat.completion", "choices": [choice], "usage": usage}
         )
@@ -208,7 +232,7 @@ async def _chat(request, body, model, reply, prompt, completion) -> web.StreamRe
     return await _sse(request, lines)
 
 
-async def _message(request, body, model, reply, prompt, completion) -> web.StreamResponse:
+async def _message(request, body, model, reply, prompt, completion, tools) -> web.StreamResponse:
     message = {"id": "msg_stub", "type": "message", "role": "assistant", "model": model}
     if body.get("stream") is not True:
         content = [{"type": "text", "text": reply}]
@@ -255,8 +279,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mleray.gateway.stub", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
     parser.add_argument("--script", help="YAML/JSON script file (default: the built-in replies)")
+    parser.add_argument(
+        "--require-key-env", help="refuse (401) any key but the value of this variable"
+    )
     args = parser.parse_args(argv)
     script = StubScript.from_file(args.script) if args.script else StubScript()
+    if args.require_key_env:
+        key = os.environ.get(args.require_key_env)
+        if not key:
+            parser.error(f"--require-key-env {args.require_key_env}: the variable is not set")
+        script = replace(script, require_key=key)
     provider = StubProvider(script)
 
     async def serve():
