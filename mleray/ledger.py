@@ -1,7 +1,8 @@
 """Accounting: what a sweep reserved, what its trials used, and how much did useful work.
 
 Per attempt the store records node, GPU ids, GPU share, CPUs, memory request, wall
-seconds, GPU-seconds (share × wall), container CPU seconds and peak memory. The ledger
+seconds, GPU-seconds (share × wall), container CPU seconds and peak memory, and what the
+model gateway counted (requests, tokens, dollars, rate-limit waits). The ledger
 sums them over every attempt (retried ones too: they held the hardware) and compares the
 GPU-seconds with the capacity the cluster declared over the sweep's wall span:
 
@@ -23,6 +24,7 @@ import pandas as pd
 
 from mleray.errors import FailureKind
 from mleray.results import load_attempts
+from mleray.results.model_columns import usage_totals
 
 CAPACITY_FILE = "capacity.jsonl"
 
@@ -88,6 +90,8 @@ class Ledger:
     gpu_hours_capacity: float | None  # declared GPUs × span
     capacity_used_share: float | None  # gpu_hours_used / gpu_hours_capacity
     nodes: dict[str, NodeUsage]  # by node IP, "?" where none was recorded
+    # the model gateway's counts summed over the attempts that used it; None: none did
+    model_usage: dict | None = None
 
     def to_dict(self) -> dict:
         """The ledger as plain JSON-ready data (what `mleray status --json` prints)."""
@@ -128,6 +132,7 @@ def sweep_ledger(df: pd.DataFrame, declared: float | None = None) -> Ledger:
         gpu_hours_capacity=capacity,
         capacity_used_share=share,
         nodes=_usage_by_node(df),
+        model_usage=usage_totals(df),
     )
 
 

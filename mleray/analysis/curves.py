@@ -18,6 +18,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from mleray.analysis.model_cost import MODEL_COST_COLUMNS, with_model_cost
+
 CURVE_METRICS = ["any_medal", "above_median", "valid_submission"]
 HOUR = 3600.0
 FINE_GRID_POINTS = 10  # for runs shorter than two hours, an hourly grid says nothing
@@ -118,8 +120,17 @@ def time_curves(
 def gpu_cost(attempts: pd.DataFrame, runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Per group: GPU-hours spent by every attempt (final or retried, run or not; `final`
     marks the trials' own rows), medals won by the runs, and GPU-hours per medal (None
-    without a medal)."""
-    columns = [*keys, "trials", "runs", "gpu_hours", "wall_hours", "medals", "gpu_hours_per_medal"]
+    without a medal); the same for model tokens and dollars (`model_cost`)."""
+    columns = [
+        *keys,
+        "trials",
+        "runs",
+        "gpu_hours",
+        "wall_hours",
+        "medals",
+        "gpu_hours_per_medal",
+        *MODEL_COST_COLUMNS,
+    ]
     if attempts.empty:
         return pd.DataFrame(columns=columns)
     spent = attempts.groupby(keys, observed=True).agg(
@@ -132,7 +143,7 @@ def gpu_cost(attempts: pd.DataFrame, runs: pd.DataFrame, keys: list[str]) -> pd.
     )
     table = spent.join(won, how="left").fillna({"runs": 0, "medals": 0})
     table[["trials", "runs"]] = table[["trials", "runs"]].astype(int)
-    return _cost_columns(table).reset_index()[columns]
+    return with_model_cost(_cost_columns(table), attempts, keys).reset_index()[columns]
 
 
 def hardware_table(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

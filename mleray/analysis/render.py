@@ -20,6 +20,13 @@ from mleray.analysis.frame import (
     row_label,
 )
 from mleray.analysis.plots import write_plots
+from mleray.analysis.render_models import (
+    MD_HEADERS,
+    TERMINAL_HEADERS,
+    md_cells,
+    terminal_cells,
+    uses_models,
+)
 
 MAX_K_COLUMNS = 10  # pass@k columns shown in tables; the JSON has every k
 MAX_TIME_COLUMNS = 12
@@ -177,6 +184,7 @@ def _md_time_and_cost(report) -> list[str]:
             "",
             *_md_table(["group", *(f"{h / per_unit:.3g} {unit}" for h in hours)], rows),
         ]
+    models = uses_models(report)
     cost = [
         [
             row_label(r, report.group_keys),
@@ -185,16 +193,16 @@ def _md_time_and_cost(report) -> list[str]:
             _fmt_hours(r["gpu_hours"]),
             r["medals"],
             _fmt_hours(r["gpu_hours_per_medal"]),
+            *(md_cells(r) if models else []),
         ]
         for r in report.gpu_cost
     ]
     if cost:
+        headers = ["group", "trials", "runs", "GPU-hours", "medals", "GPU-hours per medal"]
         lines += [
-            "## GPU cost",
+            "## GPU and model cost" if models else "## GPU cost",
             "",
-            *_md_table(
-                ["group", "trials", "runs", "GPU-hours", "medals", "GPU-hours per medal"], cost
-            ),
+            *_md_table([*headers, *(MD_HEADERS if models else [])], cost),
         ]
     hardware = [
         [
@@ -302,6 +310,7 @@ def terminal_view(report) -> Group:
     boot = _index(report.bootstrap, report.group_keys, "metric")
     cost = _index(report.gpu_cost, report.group_keys)
     ks = shown_ks(report.ks)
+    models = uses_models(report)
     where = f"{report.results_dir}" + _splits_note(report)
     rate_rows, pass_rows = [], []
     for group, label in _groups(report).items():
@@ -312,6 +321,7 @@ def terminal_view(report) -> Group:
                 *(_mean_sem(rates.get((*group, m)), "±") for m in PASS_METRICS),
                 f"{first.get('seeds', 0)}/{first.get('seeds_total', 0)}",
                 _fmt_hours(cost.get(group, {}).get("gpu_hours_per_medal")),
+                *(terminal_cells(cost.get(group, {})) if models else []),
             ]
         )
         b = boot.get((*group, "any_medal"))
@@ -327,7 +337,8 @@ def terminal_view(report) -> Group:
         tables += [
             _terminal_table(
                 f"medal rates: {where}",
-                ["group", "medal %", "gold %", ">median %", "valid %", "seeds", "GPU-h/medal"],
+                ["group", "medal %", "gold %", ">median %", "valid %", "seeds", "GPU-h/medal"]
+                + (TERMINAL_HEADERS if models else []),
                 rate_rows,
                 "mean±SEM over complete seeds (MLE-bench); seeds: complete/all",
             ),

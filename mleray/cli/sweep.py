@@ -67,7 +67,7 @@ def status(
     results: Path = typer.Argument(..., metavar="RESULTS", help="A results folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the ledger as JSON."),
 ) -> None:
-    """Counts by status and the GPU ledger of a results folder."""
+    """Counts by status, the GPU ledger, and model tokens and dollars of a results folder."""
     from mleray.ledger import ledger_for
 
     ledger = ledger_for(results)
@@ -80,6 +80,8 @@ def status(
 def _print_ledger(results: Path, ledger) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from mleray.cli.model_usage import model_usage_table
 
     # The heading is a line of its own: as a table title it wraps to the narrow table's width.
     heading = f"{results}: {ledger.trials} trials, {ledger.attempts} attempts"
@@ -117,3 +119,6 @@ def _print_ledger(results: Path, ledger) -> None:
     console.print(heading, highlight=False, soft_wrap=True)
     console.print(statuses)
     console.print(usage)
+    models = model_usage_table(ledger.model_usage)
+    if models is not None:
+        console.print(models)
