@@ -52,14 +52,21 @@ def test_apt_mirror_from_sources(tmp_path):
 
 
 def test_ca_bundle_option(tmp_path, monkeypatch):
-    monkeypatch.delenv("MLERAY_CA_BUNDLE", raising=False)
+    for name in ("MLERAY_CA_BUNDLE", *images.HOST_CA_ENV):
+        monkeypatch.delenv(name, raising=False)
     assert images.ca_bundle_path() is None
     with pytest.raises(SpecError, match="CA bundle .*missing.pem.* is not a file"):
         images.ca_bundle_path(tmp_path / "missing.pem")
     bundle = tmp_path / "ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
-    monkeypatch.setenv("MLERAY_CA_BUNDLE", str(bundle))
+    # the host's own trust, where no bundle is named (a variable naming no file is passed over)
+    monkeypatch.setenv("PIP_CERT", str(tmp_path / "gone.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
     assert images.ca_bundle_path() == bundle
+    other = tmp_path / "other.pem"
+    other.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("MLERAY_CA_BUNDLE", str(other))
+    assert images.ca_bundle_path() == other
 
 
 # ------------------------------------------------------------------------- with Docker

@@ -8,7 +8,8 @@ so editing either builds a new image and an existing tag is never rebuilt. Agent
 the agent folder and the base tag (`image_tag`).
 
 CA bundle option: pip inside a container reaches PyPI only through a TLS proxy whose CA the
-host trusts. With `ca_bundle` (or env MLERAY_CA_BUNDLE) set, that bundle is copied into the
+host trusts. With `ca_bundle` (or env MLERAY_CA_BUNDLE; else the host's PIP_CERT,
+REQUESTS_CA_BUNDLE or SSL_CERT_FILE, when one names a file) set, that bundle is copied into the
 agent's build context as `mleray-ca.crt` and passed as build arg `CA_BUNDLE=mleray-ca.crt`;
 Dockerfiles that need pip (aideml) use it. It never changes the image tag.
 """
@@ -38,6 +39,7 @@ SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 BASE_REPOSITORY = "mleray-base"
 CA_BUNDLE_NAME = "mleray-ca.crt"
+HOST_CA_ENV = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")  # where no bundle is named
 OPTIONAL_AGENTS = frozenset({"aideml"})  # need the network at build time: built only on request
 _HASH_SKIP = {"__pycache__", ".git", ".pytest_cache"}  # never part of an agent image tag
 
@@ -200,9 +202,13 @@ def build_base_image(
 
 
 def ca_bundle_path(ca_bundle: str | os.PathLike | None = None) -> Path | None:
+    """The bundle builds trust: the one given, else MLERAY_CA_BUNDLE, else the host's own
+    (the first of PIP_CERT, REQUESTS_CA_BUNDLE, SSL_CERT_FILE naming a file), so a machine
+    whose TLS passes a proxy builds pip-installing images without options."""
     value = ca_bundle or os.environ.get("MLERAY_CA_BUNDLE")
     if not value:
-        return None
+        host = (os.environ.get(name) for name in HOST_CA_ENV)
+        return next((Path(v) for v in host if v and Path(v).is_file()), None)
     path = Path(value)
     if not path.is_file():
         raise SpecError(f"CA bundle {path} (MLERAY_CA_BUNDLE) is not a file")
