@@ -91,8 +91,9 @@ def test_ledger_is_a_record_and_its_dict_is_plain_data(tmp_path):
     assert list(as_dict) == [
         "trials", "by_status", "attempts", "wall_hours", "gpu_hours_used", "gpu_hours_useful",
         "cpu_hours", "peak_memory_bytes", "first_start", "last_finish", "span_seconds",
-        "declared_gpus", "gpu_hours_capacity", "capacity_used_share", "nodes",
+        "declared_gpus", "gpu_hours_capacity", "capacity_used_share", "nodes", "model_usage",
     ]  # fmt: skip
+    assert as_dict["model_usage"] is None  # no attempt used the model gateway
     assert as_dict["first_start"] == T0.isoformat() and as_dict["nodes"]["10.0.0.1"] == {
         "attempts": 3,
         "gpu_hours": ledger.gpu_hours_used,
