@@ -15,9 +15,10 @@ start script with MLE-bench's container contract (`mleray.sandbox.mlebench_contr
 its image is built by `mleray.sandbox.mlebench_images`. It runs at `network: none` and the
 model gateway serves the models a sweep names for it (`gateway: true`; docs/models.md).
 `${{ secrets.NAME }}` becomes one of mleray's secrets (filled from the host's environment at
-run time, never logged; a key the gateway holds becomes the trial's token). Variables mleray
-sets for every run (`TIME_LIMIT_SECS`, `COMPETITION_ID`, GPUs, `MLERAY_*`) are
-dropped from `env_vars`: mleray's values hold (TIME_LIMIT_SECS is the sweep's time limit).
+run time, never logged). Variables mleray sets for every run are dropped from `env_vars`, as
+mleray's values hold: `TIME_LIMIT_SECS` (the sweep's time limit), `COMPETITION_ID`, GPUs,
+`MLERAY_*`, and what the gateway sets (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY` and their base
+URLs: the trial's token; the provider key stays with the gateway).
 An entry defined with an anchor (`defaults: &defaults`) is a template: it is not listed,
 but can still be asked for by its id, as in MLE-bench.
 """
@@ -32,10 +33,14 @@ import yaml
 from mleray.agent_config import KWARGS_TYPES, RESERVED_ENV, AgentConfig, MlebenchStart
 from mleray.bounded_yaml import parse_yaml, read_small_text
 from mleray.errors import NotFoundError, SpecError
+from mleray.gateway.contract import agent_model_env
 
 _SECRET = re.compile(r"^\s*\$\{\{\s*secrets\.(\w+)\s*\}\}\s*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# what the model gateway gives a trial (its token as the key): at network none a provider key
+# in the container would reach no provider, so such a secret is neither asked for nor passed
+GATEWAY_ENV = frozenset(agent_model_env("", ""))
 _FIELDS = {"start", "dockerfile", "kwargs", "kwargs_type", "env_vars", "privileged"}
 
 
@@ -138,7 +143,8 @@ def mlebench_agent(path: Path, raw: dict, agent_id: str) -> AgentConfig:
         # at network none the model gateway is its only way to a model: a plain name in a
         # sweep's `models:` is served by it (the key secret is then the trial's token)
         gateway=True,
-        description=f"MLE-bench agent {agent_id} ({path})",
+        description=f"MLE-bench agent {agent_id} ({path})"
+        + ("; privileged: mleray does not run it" if privileged else ""),
         mlebench=MlebenchStart(
             agent_id=agent_id,
             start=start,
@@ -198,8 +204,8 @@ def _env_vars(where: str, value: object) -> tuple[dict[str, str], dict[str, str]
         name = str(key)
         if not _ENV_NAME.match(name):
             raise SpecError(f"{where}: field 'env_vars.{name}' is not a variable name")
-        if name in RESERVED_ENV or name.startswith("MLERAY_"):
-            continue  # mleray sets it for every run; its value holds
+        if name in RESERVED_ENV or name.startswith("MLERAY_") or name in GATEWAY_ENV:
+            continue  # mleray sets it for every run (the gateway's: the trial's token)
         if not isinstance(val, (str, int, float, bool)):
             raise SpecError(f"{where}: field 'env_vars.{name}' must be a string or a number")
         text = str(val)

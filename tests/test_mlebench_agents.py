@@ -68,6 +68,14 @@ def test_a_secret_becomes_an_mleray_secret(on_path):
     assert "\n" not in str(caught.value)
 
 
+def test_a_provider_key_secret_is_left_to_the_gateway(on_path):
+    """llmtoy says OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}, as AIDE does: at network
+    none such a key would reach no provider; the gateway puts the trial's token there."""
+    agent = get_agent("llmtoy")
+    assert agent.secrets == () and "OPENAI_API_KEY" not in agent.env and agent.gateway
+    assert resolve_secrets(agent, {}) == {}
+
+
 def test_kwargs_are_passed_as_mlebench_passes_them(on_path):
     dev = get_agent("toy/dev")
     assert dev.mlebench.kwargs_args({**dev.kwargs, "agent.steps": 5}) == [
