@@ -215,3 +215,30 @@ def test_unknown_dollars_stay_unknown(tmp_path):
     assert ledger_for(tmp_path).model_usage["dollars"] is None
     (cost,) = build_report(tmp_path, n_boot=20).gpu_cost
     assert cost["tokens"] == 3000 and cost["dollars"] is None
+
+
+def test_the_audit_finds_a_secret_in_parquet_rows_and_archives(tmp_path):
+    import io
+    import tarfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mleray.gateway.audit import find_secret
+
+    secret = "sk-audit-test-secret-0987654321"
+    (tmp_path / "clean.txt").write_text("nothing here")
+    assert find_secret([tmp_path], secret) == ([], 1)
+    table = pa.table({"error": [f"called with {secret} " * 50]})
+    pq.write_table(table, tmp_path / "row.parquet", compression="zstd")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        data = f"log line {secret}\n".encode()
+        info = tarfile.TarInfo("logs/agent.log")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    (tmp_path / "art.tar.gz").write_bytes(buffer.getvalue())
+    places, searched = find_secret([tmp_path], secret)
+    assert searched == 3 and secret.encode() not in (tmp_path / "art.tar.gz").read_bytes()
+    assert f"{tmp_path}/art.tar.gz:logs/agent.log" in places  # found only once unpacked
+    assert f"{tmp_path}/row.parquet (rows)" in places

@@ -118,7 +118,12 @@ class GatewayActor:
 
 
 def _alive_node_ids() -> list[str]:
-    return [node["NodeID"] for node in ray.nodes() if node.get("Alive")]
+    """Nodes that can run trials: alive, with CPUs (a trial actor needs one)."""
+    return [
+        node["NodeID"]
+        for node in ray.nodes()
+        if node.get("Alive") and (node.get("Resources") or {}).get("CPU", 0) > 0
+    ]
 
 
 def _gateway_on(
@@ -137,8 +142,8 @@ def start_gateways(
     retry: RetryPolicy | None = None,
     timeout: float = 60.0,
 ) -> dict[str, ray.actor.ActorHandle]:
-    """A gateway on every alive node (an existing one of the same name is reused), by node
-    id, each serving once this returns."""
+    """A gateway on every alive node that can run trials (an existing one of the same name
+    is reused), by node id, each serving once this returns."""
     node_ids = _alive_node_ids()
     handles = {
         node_id: _gateway_on(node_id, socket_root, tcp, len(node_ids), retry)
