@@ -1,8 +1,9 @@
 """Preparing a competition's data: raw -> public/private, a checksum manifest, the cache.
 
 Layout (mleray's own competitions): `<data_root>/<id>/raw`, `public`, `private` and
-`manifest.json`. MLE-bench competitions use MLE-bench's layout in its data dir: `<id>/raw` (downloaded
-through the Kaggle API, or extracted from the `<id>.zip` that `mlebench prepare` leaves) and
+`manifest.json`. MLE-bench competitions use MLE-bench's layout in its data dir: `<id>/raw`
+(downloaded through the Kaggle API, or extracted from the `<id>.zip` that `mlebench prepare`
+leaves) and
 `<id>/prepared/{public,private,manifest.json}`, made by the folder's own preparer, called as
 MLE-bench calls it, and checked against its checksums.yaml as `mlebench prepare` checks.
 
