@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from mleray.driver.connect import admission_limit, check_answers_node, connect
 from mleray.driver.loop import SweepLoop
 from mleray.driver.models import gateway_trials, sweep_gateways
+from mleray.driver.network import note_bridge_agents
 from mleray.driver.preflight import Preflight, check_graders_on_answers_node, preflight
 from mleray.errors import FailureKind
 from mleray.ledger import record_capacity
@@ -109,6 +110,7 @@ def _run_connected(
     writer = ResultWriter(results)
     writer.retire_superseded()  # rows a killed driver left behind (one row per trial)
     writer.write_spec(spec.to_dict())
+    note_bridge_agents(checked.agents, writer.root)  # a warning line and network.jsonl
     record_capacity(writer.root, totals.get("GPU", 0.0), totals.get("CPU", 0.0), address)
 
     def reap() -> int:

@@ -193,8 +193,8 @@ class _ContainerRun:
         wall = _state_wall_seconds(state) or time.monotonic() - started
         code, oom = int(state.get("ExitCode", -1)), bool(state.get("OOMKilled"))
         outside = None
-        if stop_reason is None and self.over_limit is None and code != 0 and not oom:
-            outside = self._outside_kill(started_epoch)
+        if stop_reason is None and self.over_limit is None:  # mleray sent no signal
+            outside = self._outside_kill(started_epoch)  # an agent may exit 0 on SIGTERM
         note = self._collect()
         ending = Ending(stop_reason, code, oom, over_limit=self.over_limit, outside_error=outside)
         usage = Usage(wall, self.usage.cpu_seconds, self.usage.peak_memory_bytes)

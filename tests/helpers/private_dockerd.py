@@ -1,0 +1,81 @@
+"""A Docker engine of a test's own (its own socket, data root, exec root and containerd, no
+bridge, no iptables), so a test can stop and restart it without touching the engine that
+other tests share. Its data root is kept between sessions under /tmp, so the base image is
+loaded into it once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(os.environ.get("MLERAY_TEST_DOCKERD_ROOT", "/tmp/mleray-test-dockerd"))
+
+
+class PrivateDockerd:
+    def __init__(self, root: Path = ROOT):
+        self.root = root
+        self.socket = root / "docker.sock"
+        self.host = f"unix://{self.socket}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 120.0) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        log = open(self.root / "dockerd.log", "ab")
+        self.process = subprocess.Popen(
+            [
+                "dockerd",
+                f"--host={self.host}",
+                f"--data-root={self.root / 'data'}",
+                f"--exec-root={self.root / 'exec'}",
+                f"--pidfile={self.root / 'docker.pid'}",
+                "--bridge=none",
+                "--iptables=false",
+                "--ip-masq=false",
+                "--ip-forward=false",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while not self.answers():
+            assert self.process.poll() is None, (self.root / "dockerd.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the private dockerd did not answer"
+            time.sleep(0.5)
+
+    def answers(self) -> bool:
+        import docker
+
+        try:
+            docker.DockerClient(base_url=self.host, timeout=5).ping()
+            return True
+        except Exception:
+            return False
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """SIGTERM to this engine (its pid, no other), as a daemon restart begins."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.kill(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def client(self):
+        import docker
+
+        return docker.DockerClient(base_url=self.host, timeout=120)
+
+    def load_image(self, tag: str) -> None:
+        """Copy `tag` from the shared engine into this one, unless it is there."""
+        import docker
+
+        if any(tag in image.tags for image in self.client().images.list()):
+            return
+        shared = docker.from_env(timeout=600)
+        self.client().images.load(b"".join(shared.images.get(tag).save(named=True)))
