@@ -4,10 +4,11 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 RESULTS ?= results/demo
+LLM_RESULTS ?= results/llm-sweep
 PYTEST_ARGS ?=
 export RAY_AUTH_MODE ?= disabled
 
-.PHONY: install docker images prepare demo lint test test-fast clean
+.PHONY: install docker images prepare demo llm-demo lint test test-fast clean
 
 install:  ## the package and its test dependencies, editable
 	$(PIP) install -q -e '.[test]'
@@ -30,6 +31,9 @@ demo: images prepare  ## the main job: a real local sweep, then its report
 lint: install  ## ruff: the formatter's check and the linter, as configured in pyproject.toml
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m ruff check .
+
+llm-demo: images prepare  ## llm-loop through the model gateway against a stub provider, then the key check
+	bash scripts/llm-demo.sh $(LLM_RESULTS)
 
 test: images  ## every test, Docker and Ray ones included
 	$(PYTHON) -m pytest $(PYTEST_ARGS)

@@ -8,7 +8,7 @@ dollars are unknown when a model had no known price.
 from __future__ import annotations
 
 MD_HEADERS = ["tokens", "dollars", "tokens per medal", "dollars per medal"]
-TERMINAL_HEADERS = ["tokens/medal", "$/medal"]
+TERMINAL_HEADERS = ["tok/medal", "$/medal"]
 
 
 def uses_models(report) -> bool:
