@@ -35,8 +35,11 @@ pids+=($watcher)
 
 "$PYTHON" -m mleray sweep examples/llm-sweep.yaml --results "$results" 2>&1 | tee "$work/sweep.log"
 kill -TERM "$watcher"; wait "$watcher" || true
+export COLUMNS=${COLUMNS:-150}  # rich tables wrap at 80 columns in a pipe
 "$PYTHON" -m mleray status "$results" | tee "$work/status.log"
 "$PYTHON" -m mleray report "$results" --out "$results/report" | tee "$work/report.log"
+echo  # report.md's cost table: tokens and dollars per medal per agent × model
+sed -n '/^## GPU and model cost/,/^## By/p' "$results/report/report.md" | grep '^|'
 stats=$(curl -s "http://127.0.0.1:$port/stub/stats")  # kept in memory: it quotes the key
 
 echo
