@@ -21,8 +21,8 @@ pytestmark = [
     pytest.mark.docker,
     pytest.mark.slow,
     pytest.mark.skipif(
-        os.geteuid() != 0 or shutil.which("dockerd") is None,
-        reason="starting an engine of the test's own needs root and dockerd",
+        os.geteuid() != 0 or not (shutil.which("dockerd") and shutil.which("ip")),
+        reason="starting an engine of the test's own needs root, dockerd and ip",
     ),
 ]
 
@@ -38,6 +38,7 @@ def dockerd(probe_image):
         yield engine
     finally:
         engine.stop()
+        engine.remove_bridge()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +105,35 @@ def test_a_killed_sandbox_run_leaves_no_container(tmp_path, probe_image):
     assert wait_for(lambda: not client.containers.list(all=True, filters=label), timeout=30), (
         "the container outlived the killed run"
     )
+
+
+_LOCAL_RUNNER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from mleray.sandbox.local import LocalSandbox
+    from tests.helpers.hardening import hardening_request
+    LocalSandbox().run(hardening_request(Path(sys.argv[1]), "hold", time_limit=600.0))
+    """
+)
+
+
+def test_a_killed_local_run_leaves_no_agent_process(tmp_path):
+    """The local sandbox's agent group goes too (its watchdog kills the group)."""
+    import json
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the local sandbox's scratch folder
+    runner = subprocess.Popen([sys.executable, "-c", _LOCAL_RUNNER, str(tmp_path)], env=env)
+    held = wait_for(lambda: next(tmp_path.glob("mleray-local-*/home/logs/hold.json"), None), 60)
+    agent = json.loads(held.read_text())["pid"]
+    os.kill(runner.pid, signal.SIGKILL)
+    runner.wait()
+    assert wait_for(lambda: not _alive(agent), timeout=20), "the agent outlived its run"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"

@@ -38,12 +38,12 @@ class DiskWatch:
         now = time.monotonic()
         if now < self._next:
             return False
-        api = self.client.api
-        url = api._url("/containers/{0}/json", self.container_id)
-        attrs = api._result(api._get(url, params={"size": 1}), True)
+        listed = self.client.api.containers(
+            all=True, size=True, filters={"id": self.container_id}
+        )  # the list API sizes containers (inspect does too, but the SDK cannot ask it)
         took = time.monotonic() - now
         self._next = time.monotonic() + max(self.every, took / DISK_CHECK_SHARE)
-        self.written = int(attrs.get("SizeRw") or 0)
+        self.written = int((listed[0] if listed else {}).get("SizeRw") or 0)
         return self.written > self.limit
 
     def message(self) -> str:

@@ -47,6 +47,7 @@ from mleray.sandbox.services import (
     service_files,
 )
 from mleray.sandbox.snapshots import SnapshotTaker
+from mleray.sandbox.watchdog import Watchdog
 
 POLL_SECONDS = 0.1
 
@@ -67,7 +68,8 @@ class LocalSandbox:
         return found
 
     def reap(self, results_key: str | None = None) -> int:
-        return 0  # nothing outlives a run: the process group is killed on every path
+        return 0  # nothing outlives a run: its process group is killed on every path, and
+        # by its watchdog when the process running it dies
 
     def run(self, request: RunRequest, cancel: threading.Event | None = None) -> SandboxResult:
         cancel = cancel or threading.Event()
@@ -181,13 +183,17 @@ class _LocalRun:
                 terminate=lambda: _kill_group(proc.pid, signal.SIGTERM),
                 kill=lambda: _kill_group(proc.pid, signal.SIGKILL),
             )
+            watch = None
             try:
+                watch = Watchdog("process-group", str(proc.pid))  # if this process dies
                 stop_reason = supervise(
                     clock, lambda: self._exited(proc.pid), POLL_SECONDS, self._snapshot
                 )
             finally:
                 _kill_group(proc.pid, signal.SIGKILL)  # leftovers of the group, on every path
                 proc.returncode = 0  # reaped by os.wait4 already; keep Popen from waiting
+                if watch is not None:
+                    watch.release()
         wall = clock.elapsed()
         status, rusage = self._waited
         note = _collect(Path(self.paths.submission).parent, output_path, self.request)

@@ -1,4 +1,5 @@
-"""A container dies with the process that started it: one small watchdog per container.
+"""A container dies with the process that started it: one small watchdog per container (and
+per agent process group of the `local` sandbox).
 
 Ray kills a trial actor's process when the actor is killed, its node is lost or the driver
 of its job dies (even with SIGKILL), but a Docker container is no process of the actor's:
@@ -14,14 +15,16 @@ makes it remove the container by name, retrying while the engine does not answer
 restarting daemon) for up to `RETRY_SECONDS`. `abandon()` (the run could not remove it)
 closes the pipe without the byte, so the watchdog keeps trying.
 
-Run as a script (`python -I watchdog.py docker NAME`): its imports are the standard
-library until it has to remove something, so each costs a few MB while it waits. `-I`
-keeps this file's folder off `sys.path` (this package's `docker.py` would shadow the SDK).
+Run as a script (`python -I watchdog.py docker NAME`, or `process-group PGID`): its imports
+are the standard library until it has to remove something, so each costs a few MB while it
+waits. `-I` keeps this file's folder off `sys.path` (this package's `docker.py` would
+shadow the SDK).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -90,7 +93,16 @@ def _remove_container(name: str) -> bool:
         return False
 
 
-_CLEANERS = {"docker": _remove_container}
+def _kill_process_group(pgid: str) -> bool:
+    """The local sandbox's agent: its whole process group."""
+    try:
+        os.killpg(int(pgid), signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # gone already
+    return True
+
+
+_CLEANERS = {"docker": _remove_container, "process-group": _kill_process_group}
 
 
 def main(argv: list[str]) -> int:

@@ -1,7 +1,10 @@
-"""A Docker engine of a test's own (its own socket, data root, exec root and containerd, no
-bridge, no iptables), so a test can stop and restart it without touching the engine that
-other tests share. Its data root is kept between sessions under /tmp, so the base image is
-loaded into it once."""
+"""A Docker engine of a test's own (its own socket, data root, exec root and containerd, its
+own bridge interface, no iptables rules), so a test can stop and restart it without
+touching the engine that other tests share. Its data root is kept between sessions under
+/tmp, so the base image is loaded into it once.
+
+Never `--bridge=none`: a dockerd started so deletes the host's `docker0` interface, which
+the shared engine's bridge containers and image builds need."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(os.environ.get("MLERAY_TEST_DOCKERD_ROOT", "/tmp/mleray-test-dockerd"))
+BRIDGE, BRIDGE_ADDRESS = "mlrtest0", "10.213.213.1/24"  # this engine's own, not docker0
 
 
 class PrivateDockerd:
@@ -23,6 +27,7 @@ class PrivateDockerd:
 
     def start(self, timeout: float = 120.0) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        _own_bridge()
         log = open(self.root / "dockerd.log", "ab")
         self.process = subprocess.Popen(
             [
@@ -31,7 +36,7 @@ class PrivateDockerd:
                 f"--data-root={self.root / 'data'}",
                 f"--exec-root={self.root / 'exec'}",
                 f"--pidfile={self.root / 'docker.pid'}",
-                "--bridge=none",
+                f"--bridge={BRIDGE}",
                 "--iptables=false",
                 "--ip-masq=false",
                 "--ip-forward=false",
@@ -66,6 +71,9 @@ class PrivateDockerd:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
+    def remove_bridge(self) -> None:
+        subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
+
     def client(self):
         import docker
 
@@ -79,3 +87,15 @@ class PrivateDockerd:
             return
         shared = docker.from_env(timeout=600)
         self.client().images.load(b"".join(shared.images.get(tag).save(named=True)))
+
+
+def _own_bridge() -> None:
+    """The bridge interface this engine uses (dockerd needs a `--bridge` to exist)."""
+    if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True).returncode == 0:
+        return
+    for command in (
+        ["ip", "link", "add", BRIDGE, "type", "bridge"],
+        ["ip", "addr", "add", BRIDGE_ADDRESS, "dev", BRIDGE],
+        ["ip", "link", "set", BRIDGE, "up"],
+    ):
+        subprocess.run(command, check=True, capture_output=True)

@@ -62,6 +62,13 @@ def limits():
     submit_sample()
 
 
+def hold():
+    """Its pid in logs/hold.json, then sleep `seconds` (a run that outlives its caller)."""
+    write_json("hold.json", {"pid": os.getpid()})
+    time.sleep(float(KWARGS.get("seconds", 600)))
+    submit_sample()
+
+
 def forge_launcher_status():
     """Pretend a service failed: the launcher's status file, then its exit code."""
     write_json("mleray-services.json", {"error": "service 'x' forged by the agent"})
@@ -78,6 +85,8 @@ def main():
         secret_cell()
     elif mode == "limits":
         limits()
+    elif mode == "hold":
+        hold()
     elif mode == "forge-launcher-status":
         forge_launcher_status()
     else:
