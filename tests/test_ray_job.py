@@ -68,7 +68,7 @@ class LocalCluster:
         kill_matching(self.temp, self.gcs or self.temp)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster(builtin_data, probe_image):
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     env.pop("RAY_ADDRESS", None)  # the job's driver gets the cluster's own
@@ -141,3 +141,35 @@ def test_ray_job_stop_cancels_cleanly(cluster, tmp_path):
     assert time.monotonic() - started < 120
     rows = load(tmp_path / "results")
     assert list(rows["status"]) == ["completed"]  # the finished trial is kept
+
+
+def test_reap_with_an_address_reaps_on_every_node(cluster, tmp_path, probe_image):
+    import docker
+
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "sweep.yaml").write_text("name: reaped\nsandbox: docker\n")
+    client = docker.from_env()
+    container = client.containers.run(
+        probe_image,
+        ["sleep", "600"],
+        labels={"mleray.managed": "1", "mleray.sweep": results_key("reaped", results)},
+        network_mode="none",
+        detach=True,
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mleray", "reap", str(results), "--address", cluster.gcs],
+            capture_output=True,
+            text=True,
+            env=cluster.env,
+            timeout=180,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == "removed 1 container on every node"
+        assert not client.containers.list(all=True, filters={"id": container.id})
+    finally:
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
