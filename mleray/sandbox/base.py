@@ -3,8 +3,10 @@
 A backend takes a `RunRequest` (everything the run needs, as plain data: the parsed agent
 config included) and returns a `SandboxResult` (how it ended as a `FailureKind`, usage, and
 host paths of the collected artifacts). What each method raises:
-  check_ready(agent)  `SandboxUnavailableError` when this node cannot run the agent at all
-                      (no engine, image not built, command not found): a sweep fails fast.
+  check_ready(agent)  makes this node ready where it can (docker builds a missing agent
+                      image), else `SandboxUnavailableError` when it cannot run the agent
+                      at all (no engine, a prebuilt image not here, command not found): a
+                      sweep fails fast.
   run(request)        never raises for agent behaviour (non-zero exit, timeout, OOM, no
                       submission): those are statuses. `InfraError` for infrastructure
                       faults it cannot turn into a result (engine errors, missing image).

@@ -10,8 +10,14 @@ mount would let the agent plant symlinks that the host follows and fill the host
 live; with an archive the agent's tree arrives as tar entries, from which only regular
 files and folders within caps are written (see `artifacts`).
 
-Errors: a missing image or a daemon fault raises `InfraError` (retryable); `check_ready`
-raises `SandboxUnavailableError` up front so a sweep fails fast before it starts.
+A missing agent image is built first, on this node (`images.ensure_agent_image`). Each
+container gets a watchdog (`watchdog`) that removes it if this process dies; the disk
+bound and kills from outside come from `engine_watch`.
+
+Errors: an image that is missing and cannot be built, a daemon fault or restart, or the
+container removed from outside raise `InfraError` (retryable); a kill from outside is an
+`infra_error` result; `check_ready` raises `SandboxUnavailableError` up front so a sweep
+fails fast before it starts.
 """
 
 from __future__ import annotations
