@@ -20,7 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # builds with RUN steps need the default bridge; an engine that lost docker0 is restarted
-if docker info >/dev/null 2>&1 && ! ip link show docker0 >/dev/null 2>&1 && pgrep -x dockerd >/dev/null; then
+if command -v ip >/dev/null && docker info >/dev/null 2>&1 && ! ip link show docker0 >/dev/null 2>&1 && pgrep -x dockerd >/dev/null; then
     echo "setup-docker: docker0 is missing; restarting dockerd"
     as_root pkill -x dockerd || true
     for _ in $(seq 1 30); do pgrep -x dockerd >/dev/null || break; sleep 1; done
