@@ -12,6 +12,7 @@ import functools
 import hashlib
 import math
 import os
+import threading
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from mleray.competition import Competition
 from mleray.errors import NotPreparedError, SpecError
 from mleray.grading import validate
 from mleray.grading.custom import load_answers, load_grader, run_grader
+from mleray.grading.fast_csv import AnswerIds, answer_ids, fast_predictions
 from mleray.grading.medals import (
     decide_medals,
     infer_lower_is_better,
@@ -145,12 +147,31 @@ def _scorer(competition: Competition, metric: Metric | None):
     parsed = load_metric_answers(competition, metric)
 
     def score_with_metric(path: Path) -> float:
-        frame = validate.read_csv_strict(
-            path, max_bytes, validate.column_cap(len(parsed.frame.columns))
+        text = validate.read_text(path, max_bytes)
+        y_pred = fast_predictions(  # a well-formed file, without a Python object per cell
+            text.encode(), metric, parsed.id_column, parsed.target_columns, _answer_ids(parsed)
         )
+        if y_pred is not None:
+            return _score(metric, parsed.y_true, y_pred, str(path))
+        frame = validate.parse_csv(text, str(path), validate.column_cap(len(parsed.frame.columns)))
         return score_frame(metric, parsed, frame, str(path))
 
     return score_with_metric
+
+
+def _answer_ids(answers: Answers) -> AnswerIds:
+    """The fast path's view of the answers' ids, made once per parsed answers."""
+    key = id(answers)
+    with _ANSWER_IDS_LOCK:  # a grading actor grades in several threads
+        if key not in _ANSWER_IDS or _ANSWER_IDS[key][0] is not answers:
+            if len(_ANSWER_IDS) >= 4:
+                _ANSWER_IDS.pop(next(iter(_ANSWER_IDS)))
+            _ANSWER_IDS[key] = (answers, answer_ids(answers.ids))
+        return _ANSWER_IDS[key][1]
+
+
+_ANSWER_IDS: dict[int, tuple[Answers, AnswerIds]] = {}  # as many as the answers' cache
+_ANSWER_IDS_LOCK = threading.Lock()
 
 
 def _content_digest(path: Path) -> str:
@@ -251,6 +272,10 @@ def score_frame(metric: Metric, answers: Answers, frame: pd.DataFrame, name: str
         if y_pred.dtype != y_true.dtype:  # mixed answers: compare labels as written
             y_true = answers.frame[column].astype(str).str.strip().to_numpy(dtype=object)
             y_pred = frame[column].iloc[order].astype(str).str.strip().to_numpy(dtype=object)
+    return _score(metric, y_true, y_pred, name)
+
+
+def _score(metric: Metric, y_true: np.ndarray, y_pred: np.ndarray, name: str):
     try:
         return metric.score(y_true, y_pred)
     except ValueError as exc:
