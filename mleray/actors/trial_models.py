@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ray
 
-from mleray.actors.gateway_actor import ensure_gateway, gateway_socket_root
 from mleray.errors import InfraError
 from mleray.gateway import FORWARDER_SCRIPT
 from mleray.gateway.contract import (
@@ -32,10 +32,12 @@ from mleray.gateway.contract import (
     forwarder_base_url,
     forwarder_command,
 )
-from mleray.gateway.server import GatewayAddress
 from mleray.gateway.usage import ModelUsage
 from mleray.plan import Trial
 from mleray.sandbox.base import HostSocketDir, ServiceFile, ServiceSpec
+
+if TYPE_CHECKING:  # the server pulls in aiohttp: only a trial with a gateway model needs it
+    from mleray.gateway.server import GatewayAddress
 
 FORWARDER_SERVICE = "model-forwarder"
 SOCKET_DIR_ENV = "MLERAY_GATEWAY_SOCKET_DIR"
@@ -79,6 +81,8 @@ class TrialModels:
             return self
         if self.node_id is None:
             raise InfraError(f"trial {trial.trial_id}: no node id to find its model gateway")
+        from mleray.actors.gateway_actor import ensure_gateway, gateway_socket_root
+
         try:
             self._gateway = ensure_gateway(self.node_id, gateway_socket_root(trial.results_key))
             token = ray.get(

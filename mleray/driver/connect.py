@@ -1,14 +1,21 @@
-"""Joining Ray, and how many attempts the cluster admits at once.
+"""Joining Ray, and which attempts the cluster admits at once.
 
 Admission follows Ray's resource accounting (Ray decides where each actor goes): the driver
-only keeps about what fits queued, since thousands of queued actors would just make Ray's
+keeps in flight what the cluster's resources hold, counted resource by resource over the
+attempts it has admitted (so a sweep of mixed GPU shares fills its GPUs), plus a margin of
+attempts queued in Ray to take a slot the moment one frees. More would only make Ray's
 scheduler and the loop's bookkeeping slower.
+
+The embedded Ray gets the driver's MLERAY_* settings by inheritance (its raylet is this
+process's child) rather than as a runtime environment, so its workers need no runtime-env
+set-up, and the workers Ray starts ahead for the first job can take the first attempts.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from mleray.actors.options import ANSWERS_RESOURCE
 from mleray.errors import MlerayError
@@ -16,6 +23,8 @@ from mleray.plan import Trial
 
 ADMISSION_MARGIN = 2  # attempts queued beyond what fits at once, so no slot idles
 NODE_LOCAL_ENV = ("MLERAY_DATA_DIR", "MLERAY_SCRATCH_DIR")
+# imported by a worker as it starts: the workers Ray starts ahead run an attempt at once
+PRELOADED_MODULES = ("mleray.actors.trial_actor",)
 
 
 def worker_env(address: str) -> dict[str, str]:
@@ -45,25 +54,22 @@ def connect(address: str, num_gpus: float | None, num_cpus: float | None) -> boo
             "--num-gpus declares GPUs to an embedded Ray only; a cluster's "
             "nodes declare their own (drop --num-gpus with --address)"
         )
-    kwargs = dict(
-        runtime_env={"env_vars": worker_env(address)},
-        log_to_driver=False,
-        logging_level=logging.WARNING,
-        configure_logging=True,
-    )
+    kwargs = dict(log_to_driver=False, logging_level=logging.WARNING, configure_logging=True)
     if address == "local":
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        os.environ.update(worker_env(address))  # inherited by the raylet and its workers
         ray.init(
             address="local",
             num_gpus=num_gpus,
             num_cpus=num_cpus,
             resources={ANSWERS_RESOURCE: 1.0},
             include_dashboard=False,
+            _system_config={"preload_python_modules": list(PRELOADED_MODULES)},
             **kwargs,
         )
         return True
     try:
-        ray.init(address=address, **kwargs)
+        ray.init(address=address, runtime_env={"env_vars": worker_env(address)}, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise MlerayError(
             f"cannot join the Ray cluster at {address!r}: {str(exc).splitlines()[0]}"
@@ -80,17 +86,62 @@ def check_answers_node(totals: Mapping[str, float]) -> None:
         )
 
 
+def needs(trial: Trial) -> dict[str, float]:
+    """What one attempt of `trial` asks Ray for, by resource name."""
+    return {"CPU": trial.cpus, "GPU": trial.gpus, "memory": float(trial.memory_bytes)}
+
+
+@dataclass
+class Admission:
+    """Which attempts go in flight: those the cluster's resources hold, counted over the
+    attempts in flight resource by resource, and beyond that `margin` more of the size of
+    the one asking. With nothing in flight one attempt is always admitted (a cluster may
+    grow to fit it). `limit`, when set, caps the attempts in flight outright."""
+
+    totals: Mapping[str, float] | None  # None: by `limit` alone
+    margin: int = ADMISSION_MARGIN
+    limit: int | None = None
+    demand: dict[str, float] = field(default_factory=dict)  # of the attempts in flight
+    in_flight: int = 0
+
+    def admits(self, trial: Trial) -> bool:
+        if self.limit is not None and self.in_flight >= self.limit:
+            return False
+        if self.in_flight == 0 or self.totals is None:
+            return True
+        return all(
+            self.demand.get(name, 0.0) + amount
+            <= self.totals.get(name, 0.0) + self.margin * amount + 1e-9
+            for name, amount in needs(trial).items()
+            if amount > 0
+        )
+
+    def add(self, trial: Trial) -> None:
+        self.in_flight += 1
+        for name, amount in needs(trial).items():
+            self.demand[name] = self.demand.get(name, 0.0) + amount
+
+    def remove(self, trial: Trial) -> None:
+        self.in_flight -= 1
+        for name, amount in needs(trial).items():
+            self.demand[name] = max(0.0, self.demand.get(name, 0.0) - amount)
+
+    def resized(self, totals: Mapping[str, float]) -> None:
+        """Nodes joined or left: count against the cluster as it is now."""
+        self.totals = totals
+
+
 def admission_limit(trial: Trial, totals: Mapping[str, float], local: bool) -> int:
     """How many attempts fit in the cluster at once (by CPUs, GPUs and memory), plus a
     margin. On the embedded Ray a trial that can never fit is an error, not a hang."""
-    needs = {"CPU": trial.cpus, "GPU": trial.gpus, "memory": trial.memory_bytes}
+    asks = needs(trial)
     fits = min(
-        int(totals.get(name, 0.0) / amount + 1e-9) for name, amount in needs.items() if amount > 0
+        int(totals.get(name, 0.0) / amount + 1e-9) for name, amount in asks.items() if amount > 0
     )
     if fits == 0:
         have = ", ".join(
             f"{name} {_amount(name, totals.get(name, 0.0))}"
-            for name, amount in needs.items()
+            for name, amount in asks.items()
             if amount > 0
         )
         message = (

@@ -1,20 +1,23 @@
 """The scheduling loop: admit attempts, wait on Ray, grade, record, retry, cancel.
 
-One event loop over `ray.wait`. It keeps about what fits admitted (see `connect`), sends
-each attempt that ended to a grading task on the node holding the answers, and has the
-store write one atomic Parquet file per final attempt as each grade arrives. Only a
-retryable failure kind (`infra_error`) runs again, as a new attempt in a new actor.
+One event loop over `ray.wait`. It keeps what the cluster holds admitted (see
+`connect.Admission`), sends each attempt that ended to the sweep's grading actor on the node
+holding the answers (warm for the whole sweep: see `mleray.actors.grading_task`), and has
+the store write one atomic Parquet file per final attempt as each grade arrives. Each pass
+handles every reference that is ready, not one per wait. Only a retryable failure kind
+(`infra_error`) runs again, as a new attempt in a new actor.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mleray.actors.outcome import TrialOutcome
+from mleray.driver.connect import Admission
 from mleray.driver.progress import SweepProgress
 from mleray.driver.status import RunningAttempt, SweepStatus
 from mleray.errors import FailureKind
@@ -24,7 +27,9 @@ from mleray.results import ResultWriter
 from mleray.spec import SweepSpec
 
 CANCEL_GRACE_S = 20.0  # how long cancelled sandboxes get to stop and clean up
-RESIZE_EVERY_S = 5.0  # how often the admission limit follows nodes joining or leaving
+GRADE_GRACE_S = 60.0  # then how long the grades of attempts that ended may take
+RESIZE_EVERY_S = 5.0  # how often admission follows nodes joining or leaving
+WAIT_S = 0.5  # longest wait for a reference before the loop looks around again
 
 
 @dataclass
@@ -55,16 +60,22 @@ class SweepLoop:
         self,
         spec: SweepSpec,
         writer: ResultWriter,
-        limit: int,
+        admission: Admission | int,
         queue: list[tuple[Trial, int]],
-        resize: Callable[[], int] | None = None,
+        resize: Callable[[], Mapping[str, float]] | None = None,
     ):
-        self.spec, self.writer, self.limit, self.resize = spec, writer, limit, resize
-        self.queue = deque(queue)
+        """`admission`: by resources, or a plain cap on the attempts in flight; `resize`
+        gives the cluster's resources as they are now (nodes join and leave)."""
+        self.spec, self.writer, self.resize = spec, writer, resize
+        self.admission = (
+            admission if isinstance(admission, Admission) else Admission(None, limit=admission)
+        )
+        self.grader = None  # the sweep's grading actor, started with the first grade
+        self.queue = deque(admission_order(queue))
         self.total = len(self.queue)
         self.first_attempt = {t.trial_id: a for t, a in queue}
         self.running: dict = {}  # ObjectRef of run() -> _InFlight
-        self.grading: dict = {}  # ObjectRef of grade_attempt -> (Trial, TrialOutcome)
+        self.grading: dict = {}  # ObjectRef of Grader.grade -> (Trial, TrialOutcome)
         self.counts: dict[FailureKind, int] = {}
         self.attempts = self.retries = 0
         self.gpu_seconds = 0.0
@@ -72,23 +83,22 @@ class SweepLoop:
     def run(self, progress: bool) -> None:
         display = SweepProgress(self.status()) if progress else None
         resized_at = time.monotonic()
+        self._start_grader()  # warm while the first attempts start
         try:
             while self.queue or self.running or self.grading:
-                # nodes join (autoscaling, workers still booting) and leave: the limit
+                # nodes join (autoscaling, workers still booting) and leave: admission
                 # follows them, or a sweep started small would never use the nodes it grows
                 if self.resize and time.monotonic() - resized_at > RESIZE_EVERY_S:
-                    self.limit, resized_at = self.resize(), time.monotonic()
+                    self.admission.resized(self.resize())
+                    resized_at = time.monotonic()
                 self._admit()
-                for ref in self._ready():
-                    if ref in self.running:
-                        self._on_run_done(ref)
-                    else:
-                        self._on_graded(ref)
+                self._handle(self._ready())
                 if display:
                     display.refresh(self.status())
         finally:
             if display:
                 display.close(self.status())
+        self._stop_grader()  # not on the way out of a fault: `cancel_all` still grades
 
     def status(self) -> SweepStatus:
         """This tick's record for the view (asks Ray which actors have been placed)."""
@@ -113,23 +123,45 @@ class SweepLoop:
         )
 
     def _ready(self) -> list:
+        """Every reference ready now; if none is, wait (briefly: the view refreshes and
+        admission follows the cluster) for the first one."""
         import ray
 
         refs = list(self.running) + list(self.grading)
-        return ray.wait(refs, num_returns=1, timeout=0.5)[0]
+        if not refs:
+            return []
+        ready = ray.wait(refs, num_returns=len(refs), timeout=0)[0]
+        return ready or ray.wait(refs, num_returns=1, timeout=WAIT_S)[0]
 
     def _admit(self) -> None:
         from mleray.actors.options import actor_options
         from mleray.actors.trial_actor import TrialActor
 
-        while self.queue and len(self.running) < self.limit:
+        while self.queue and self.admission.admits(self.queue[0][0]):
             trial, attempt = self.queue.popleft()
             actor = TrialActor.options(**actor_options(trial)).remote()
             placed_ref = actor.placed_at.remote()
             self.running[actor.run.remote(trial, attempt)] = _InFlight(
                 trial, attempt, actor, placed_ref
             )
+            self.admission.add(trial)
             self.attempts += 1
+
+    def _start_grader(self) -> None:
+        """The sweep's grading actor, asked to prepare every competition of the queue."""
+        from mleray.actors.grading_task import Grader, competition_key
+
+        if self.grader is None:
+            self.grader = Grader.remote()
+            keys = tuple(dict.fromkeys(competition_key(t) for t, _ in self.queue))
+            self.grader.warm.remote(keys)
+
+    def _stop_grader(self) -> None:
+        import ray
+
+        if self.grader is not None:
+            ray.kill(self.grader, no_restart=True)
+            self.grader = None
 
     def _on_run_done(self, ref, cancelling: bool = False) -> None:
         """Record or retry the attempt, or send it to grading. While cancelling, an
@@ -137,11 +169,10 @@ class SweepLoop:
         may have held a GPU for a day."""
         import ray
 
-        from mleray.actors.grading_task import grade_attempt
-
         job = self.running.pop(ref)
         outcome = _outcome_of(ref, job)
         ray.kill(job.actor, no_restart=True)  # frees its resources now, not at GC
+        self.admission.remove(job.trial)
         self.gpu_seconds += job.trial.gpus * outcome.wall_seconds
         if cancelling and outcome.retryable:  # lost while stopping: nothing to retry now
             outcome = outcome.with_status(FailureKind.CANCELLED, "sweep cancelled")
@@ -153,7 +184,8 @@ class SweepLoop:
                 self.retries += 1
                 self.queue.append((job.trial, job.attempt + 1))
             return
-        grade_ref = grade_attempt.remote(job.trial, outcome.submission, outcome.snapshots)
+        self._start_grader()
+        grade_ref = self.grader.grade.remote(job.trial, outcome.submission, outcome.snapshots)
         self.grading[grade_ref] = (job.trial, outcome)
 
     def _tries_left(self, job: _InFlight) -> int:
@@ -172,24 +204,46 @@ class SweepLoop:
         self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
 
     def cancel_all(self) -> None:
-        """Stop every sandbox, grade and record what finished, kill every actor."""
+        """Stop every sandbox, grade and record what finished, kill every actor. Sandboxes
+        get CANCEL_GRACE_S to stop; grades of attempts that ended get GRADE_GRACE_S more
+        (a grading actor started only now must first import its graders)."""
         import ray
 
         for job in self.running.values():
             job.actor.cancel.remote()
-        deadline = time.monotonic() + CANCEL_GRACE_S
+        stop_by = time.monotonic() + CANCEL_GRACE_S
         try:
-            while (self.running or self.grading) and time.monotonic() < deadline:
-                for ref in self._ready():
-                    if ref in self.grading:
-                        self._on_graded(ref)
-                    else:
-                        self._on_run_done(ref, cancelling=True)
+            while self.running and time.monotonic() < stop_by:
+                self._handle(self._ready(), cancelling=True)
+            for job in self.running.values():
+                ray.kill(job.actor, no_restart=True)
+                self.admission.remove(job.trial)
+            self.running.clear()
+            grade_by = time.monotonic() + GRADE_GRACE_S
+            while self.grading and time.monotonic() < grade_by:
+                self._handle(self._ready())
         finally:  # even if recording failed (the fault that got us here, again)
             for job in self.running.values():
                 ray.kill(job.actor, no_restart=True)
+                self.admission.remove(job.trial)
             self.running.clear()
             self.queue.clear()
+            self._stop_grader()
+
+    def _handle(self, ready: list, cancelling: bool = False) -> None:
+        for ref in ready:
+            if ref in self.running:
+                self._on_run_done(ref, cancelling)
+            elif ref in self.grading:
+                self._on_graded(ref)
+
+
+def admission_order(queue: list[tuple[Trial, int]]) -> list[tuple[Trial, int]]:
+    """The order attempts are admitted in: biggest GPU share first, then CPUs, then memory,
+    plan order among equals. Big pieces placed first leave the small ones to fill what is
+    left of each GPU; the other way round, half-used GPUs keep a whole-GPU trial waiting
+    (benchmarks/packing.py measures both). Retries join at the back."""
+    return sorted(queue, key=lambda item: (-item[0].gpus, -item[0].cpus, -item[0].memory_bytes))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mleray.driver.connect import admission_limit, check_answers_node, connect
+from mleray.driver.connect import Admission, admission_limit, check_answers_node, connect
 from mleray.driver.loop import SweepLoop
 from mleray.driver.models import gateway_trials, sweep_gateways
 from mleray.driver.network import note_bridge_agents
@@ -106,7 +106,8 @@ def _run_connected(
     check_answers_node(totals)
     if address != "local":  # the embedded Ray's node is this one: preflight checked it
         check_graders_on_answers_node(spec, todo)
-    limit = admission_limit(todo[0], totals, local=address == "local")
+    for shape in {(t.cpus, t.gpus, t.memory_bytes): t for t in todo}.values():
+        admission_limit(shape, totals, local=address == "local")  # one that never fits: error
     writer = ResultWriter(results)
     writer.retire_superseded()  # rows a killed driver left behind (one row per trial)
     writer.write_spec(spec.to_dict())
@@ -122,9 +123,9 @@ def _run_connected(
     loop = SweepLoop(
         spec,
         writer,
-        limit,
+        Admission(totals),
         [(t, prior.get(t.trial_id, 0) + 1) for t in todo],
-        resize=lambda: admission_limit(todo[0], ray.cluster_resources(), local=False),
+        resize=ray.cluster_resources,
     )
     # SIGTERM cancels like Ctrl-C; the model gateways (if any trial uses one) stop last
     with _signals_handled(_raise_interrupt), sweep_gateways(todo, todo[0].results_key):
