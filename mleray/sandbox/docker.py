@@ -194,7 +194,8 @@ class _ContainerRun:
             terminate=lambda: self._signal("SIGTERM"),
             kill=lambda: self._signal("SIGKILL"),
         )
-        stop_reason = supervise(clock, self._exited, self.sandbox.poll_seconds, self._snapshot)
+        # `_exited` itself waits up to a poll period, returning the moment the agent exits
+        stop_reason = supervise(clock, self._exited, 0.0, self._snapshot)
         state = self.container.attrs["State"]
         wall = _state_wall_seconds(state) or time.monotonic() - started
         code, oom = int(state.get("ExitCode", -1)), bool(state.get("OOMKilled"))
@@ -216,18 +217,21 @@ class _ContainerRun:
         )
 
     def _exited(self) -> bool:
+        """Whether the agent has exited, after waiting up to one poll period for it on the
+        engine's `wait` (which answers at the exit itself, not at the next poll)."""
         import docker
 
         self.usage.sample()
         try:
-            self.container.reload()
+            if _waited(self.container, self.sandbox.poll_seconds):
+                self.container.reload()  # the exit code, OOMKilled and the engine's stamps
+                if self.container.attrs["State"]["Status"] in ("exited", "dead"):
+                    return True
         except docker.errors.NotFound as exc:
             raise InfraError(
                 f"container {self.container.name} of trial {self.request.trial_id} was removed "
                 "from outside mleray (docker rm?) while the agent ran"
             ) from exc
-        if self.container.attrs["State"]["Status"] in ("exited", "dead"):
-            return True
         if self.over_limit is None and self.disk.over():
             self.over_limit = self.disk.message()
             self._signal("SIGKILL")
@@ -280,6 +284,23 @@ class _ContainerRun:
             dest.mkdir(parents=True)
             return artifacts.Collected()
         return artifacts.extract_archive(bits, dest, cap)
+
+
+def _waited(container, seconds: float) -> bool:
+    """True once the container has stopped; False when `seconds` passed first (the SDK
+    reports a read timeout as a ConnectionError; any other connection error propagates)."""
+    import requests
+    import urllib3
+
+    try:
+        container.wait(timeout=seconds)
+    except requests.exceptions.ReadTimeout:
+        return False
+    except requests.exceptions.ConnectionError as exc:
+        if exc.args and isinstance(exc.args[0], urllib3.exceptions.ReadTimeoutError):
+            return False
+        raise
+    return True
 
 
 def _watchdog(name: str) -> Watchdog:
