@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers.hardening import wait_for
 from tests.helpers.timeline import max_overlap
 
 REPO = Path(__file__).resolve().parent.parent
@@ -131,7 +132,10 @@ def test_lost_node_trials_are_retried_on_another_node(cluster, tmp_path):
         target=lambda: summary.update(s=run_sweep(spec, address=cluster.address, progress=False))
     )
     runner.start()
-    time.sleep(8)  # all four trials placed: two on each worker
+    # all four trials placed, two on each worker (by the GPUs Ray has handed out): a fixed
+    # sleep raced the workers' start on a loaded machine, and nothing was lost
+    placed = wait_for(lambda: _gpus_in_use(cluster.worker_nodes) == [2.0, 2.0], 120)
+    assert placed, f"trials not placed on both workers: {_gpus_in_use(cluster.worker_nodes)}"
     cluster.remove_node(doomed)
     runner.join(timeout=240)
     assert not runner.is_alive() and "s" in summary
@@ -148,3 +152,14 @@ def test_lost_node_trials_are_retried_on_another_node(cluster, tmp_path):
     assert set(df.loc[df["attempt"] == 2, "node_id"]) == {cluster.list_all_nodes()[1].node_id}
     assert summary["s"].retries == 2
     assert all(gpu in {"0", "1"} for gpu in df["gpu_ids"])
+
+
+def _gpus_in_use(nodes) -> list[float] | None:
+    """GPUs held on each node, as Ray accounts them (None before the sweep joins Ray)."""
+    import ray
+    from ray._private.state import available_resources_per_node
+
+    if not ray.is_initialized():
+        return None
+    free = available_resources_per_node()
+    return [2.0 - free.get(node.node_id, {}).get("GPU", 0.0) for node in nodes]

@@ -7,6 +7,7 @@ address (never `ray stop`, which would stop every Ray on the machine)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -103,8 +104,10 @@ def _spec(folder: Path, name: str, long_seconds: float) -> Path:
 def _submit(cluster: LocalCluster, folder: Path, spec: Path) -> str:
     entry = f"cd {folder} && {sys.executable} -m mleray sweep {spec} --address auto"
     proc = cluster.job("submit", "--no-wait", "--", "bash", "-c", entry)
-    [job_id] = [w for w in proc.stdout.split() if w.startswith("raysubmit_")][:1]
-    return job_id
+    # the id alone: the CLI colours its output (ANSI codes stick to the id) even in a pipe
+    found = re.search(r"raysubmit_[A-Za-z0-9]+", proc.stdout + proc.stderr)
+    assert found, proc.stdout + proc.stderr
+    return found.group(0)
 
 
 def _status(cluster: LocalCluster, job_id: str) -> str:
