@@ -69,7 +69,9 @@ class Report:
     competition_scores: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        # shallow: the fields are plain records already, and asdict's deep copy of
+        # them costs seconds on a million-row sweep
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     @property
     def group_keys(self) -> list[str]:
