@@ -62,8 +62,9 @@ class LocalCluster:
         assert not check or proc.returncode == 0, proc.stdout + proc.stderr
         return proc
 
-    def job(self, *args: str, **kwargs):
-        return self._ray("job", *args, "--address", self.address, **kwargs)
+    def job(self, command: str, *args: str, **kwargs):
+        # the address before the arguments: after `submit ... --` it would join the entrypoint
+        return self._ray("job", command, "--address", self.address, *args, **kwargs)
 
     def stop(self) -> None:
         kill_matching(self.temp, self.gcs or self.temp)
@@ -111,13 +112,15 @@ def _submit(cluster: LocalCluster, folder: Path, spec: Path) -> str:
 
 
 def _status(cluster: LocalCluster, job_id: str) -> str:
-    return cluster.job("status", job_id).stdout
+    """`ray job status`'s words, lower case: it says "Job 'ID' succeeded" or "was stopped"."""
+    proc = cluster.job("status", job_id)
+    return (proc.stdout + proc.stderr).lower()
 
 
 def test_a_sweep_runs_as_a_ray_job_and_its_logs_follow_it(cluster, tmp_path):
     spec = _spec(tmp_path, "job-done", long_seconds=2)
     job_id = _submit(cluster, tmp_path, spec)
-    assert wait_for(lambda: "SUCCEEDED" in _status(cluster, job_id), 300, every=2), (
+    assert wait_for(lambda: "succeeded" in _status(cluster, job_id), 300, every=2), (
         _status(cluster, job_id) + cluster.job("logs", job_id).stdout[-3000:]
     )
     logs = cluster.job("logs", job_id).stdout
@@ -139,7 +142,7 @@ def test_ray_job_stop_cancels_cleanly(cluster, tmp_path):
     ).stdout[-3000:]
     started = time.monotonic()
     cluster.job("stop", job_id)
-    assert wait_for(lambda: "STOPPED" in _status(cluster, job_id), 120, every=1)
+    assert wait_for(lambda: "stopped" in _status(cluster, job_id), 120, every=1)
     assert wait_for(lambda: not containers_labelled(key), 60), "a container outlived the job"
     assert time.monotonic() - started < 120
     rows = load(tmp_path / "results")
