@@ -135,12 +135,12 @@ def test_the_fast_path_answers_for_well_formed_files_only(tmp_path):
     rng = random.Random(0)
     header, rows = good_rows("auc", rng)
     path.write_text("\n".join([",".join(header)] + [",".join(r) for r in rows]) + "\n")
-    from mleray.grading.grade import _answer_ids, load_metric_answers
+    from mleray.grading.grade import load_metric_answers
     from mleray.grading.metrics import get_metric
 
     metric = get_metric("roc_auc")
     answers = load_metric_answers(competition, metric)
-    ids = _answer_ids(answers)
+    ids = answers.fast_ids
     data = path.read_bytes()
     values = fast_csv.fast_predictions(data, metric, "id", ("target",), ids)
     assert values is not None and values.shape == (40,)

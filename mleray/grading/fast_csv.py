@@ -39,19 +39,21 @@ class AnswerIds:
     count: int
 
 
-def answer_ids(ids) -> AnswerIds:
+def answer_ids(keys) -> AnswerIds:
+    """From the answers' ids already as the strict path keys them (stripped text)."""
     import pyarrow as pa
 
-    text = pa.array([str(v).strip() for v in ids], type=pa.string())
+    text = pa.array(keys, type=pa.string())
     return AnswerIds(text=text, count=len(text))
 
 
 def fast_predictions(
-    data: bytes, metric: Metric, id_column: str, targets: tuple[str, ...], ids: AnswerIds
+    data: bytes, metric: Metric, id_column: str, targets: tuple[str, ...], ids: AnswerIds | None
 ) -> np.ndarray | None:
     """The predictions aligned with the answers (1-D for one target, else 2-D), or None
-    when only the strict path can decide."""
-    if metric.accepts is ValueKind.LABEL or id_column in targets:
+    when only the strict path can decide (always for a label metric, whose answers carry
+    no `ids` for this path)."""
+    if ids is None or metric.accepts is ValueKind.LABEL or id_column in targets:
         return None
     if data.startswith(_BOM):
         data = data[len(_BOM) :]

@@ -12,7 +12,6 @@ import functools
 import hashlib
 import math
 import os
-import threading
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +50,7 @@ class Answers:
     target_columns: tuple[str, ...]
     y_true: np.ndarray
     label_kind: str | None = None  # label metrics: "number", "text" or "mixed" answers
+    fast_ids: AnswerIds | None = None  # the fast path's view of the ids (None: label metrics)
 
 
 def grade_submission(competition: Competition, submission_path) -> GradeReport:
@@ -149,7 +149,7 @@ def _scorer(competition: Competition, metric: Metric | None):
     def score_with_metric(path: Path) -> float:
         text = validate.read_text(path, max_bytes)
         y_pred = fast_predictions(  # a well-formed file, without a Python object per cell
-            text.encode(), metric, parsed.id_column, parsed.target_columns, _answer_ids(parsed)
+            text.encode(), metric, parsed.id_column, parsed.target_columns, parsed.fast_ids
         )
         if y_pred is not None:
             return _score(metric, parsed.y_true, y_pred, str(path))
@@ -157,21 +157,6 @@ def _scorer(competition: Competition, metric: Metric | None):
         return score_frame(metric, parsed, frame, str(path))
 
     return score_with_metric
-
-
-def _answer_ids(answers: Answers) -> AnswerIds:
-    """The fast path's view of the answers' ids, made once per parsed answers."""
-    key = id(answers)
-    with _ANSWER_IDS_LOCK:  # a grading actor grades in several threads
-        if key not in _ANSWER_IDS or _ANSWER_IDS[key][0] is not answers:
-            if len(_ANSWER_IDS) >= 4:
-                _ANSWER_IDS.pop(next(iter(_ANSWER_IDS)))
-            _ANSWER_IDS[key] = (answers, answer_ids(answers.ids))
-        return _ANSWER_IDS[key][1]
-
-
-_ANSWER_IDS: dict[int, tuple[Answers, AnswerIds]] = {}  # as many as the answers' cache
-_ANSWER_IDS_LOCK = threading.Lock()
 
 
 def _content_digest(path: Path) -> str:
@@ -226,8 +211,10 @@ def _parse_metric_answers(competition: Competition, metric: Metric, content_dige
     except SubmissionError as exc:
         raise SpecError(f"answers: {exc}") from None
     _check_scoreable(metric, y_true, path)
-    kind = _label_kind(y_true) if metric.accepts is ValueKind.LABEL else None
-    return Answers(path, frame, id_column, frame[id_column], targets, y_true, kind)
+    labels = metric.accepts is ValueKind.LABEL
+    kind = _label_kind(y_true) if labels else None
+    fast_ids = None if labels else answer_ids(keys)  # the fast path takes no label metric
+    return Answers(path, frame, id_column, frame[id_column], targets, y_true, kind, fast_ids)
 
 
 def _label_kind(y_true: np.ndarray) -> str:
