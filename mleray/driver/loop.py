@@ -207,28 +207,28 @@ class SweepLoop:
         """Stop every sandbox, grade and record what finished, kill every actor. Sandboxes
         get CANCEL_GRACE_S to stop; grades of attempts that ended get GRADE_GRACE_S more
         (a grading actor started only now must first import its graders)."""
-        import ray
-
         for job in self.running.values():
             job.actor.cancel.remote()
         stop_by = time.monotonic() + CANCEL_GRACE_S
         try:
             while self.running and time.monotonic() < stop_by:
                 self._handle(self._ready(), cancelling=True)
-            for job in self.running.values():
-                ray.kill(job.actor, no_restart=True)
-                self.admission.remove(job.trial)
-            self.running.clear()
+            self._kill_running()  # those that did not stop in time
             grade_by = time.monotonic() + GRADE_GRACE_S
             while self.grading and time.monotonic() < grade_by:
                 self._handle(self._ready())
         finally:  # even if recording failed (the fault that got us here, again)
-            for job in self.running.values():
-                ray.kill(job.actor, no_restart=True)
-                self.admission.remove(job.trial)
-            self.running.clear()
+            self._kill_running()
             self.queue.clear()
             self._stop_grader()
+
+    def _kill_running(self) -> None:
+        import ray
+
+        for job in self.running.values():
+            ray.kill(job.actor, no_restart=True)
+            self.admission.remove(job.trial)
+        self.running.clear()
 
     def _handle(self, ready: list, cancelling: bool = False) -> None:
         for ref in ready:
