@@ -295,6 +295,10 @@ def test_enough_cases():
 def test_hostile_spec_is_one_line_exit_2_quickly(tmp_path, monkeypatch, capsys, case, text, needle):
     path = tmp_path / "sweep.yaml"
     path.write_text(text)
+    # a working directory of the test's own, deep enough that ".." is never /tmp itself
+    # (a clone under /tmp made the parent case meet the system-folder check first)
+    (tmp_path / "work" / "here").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "work" / "here")
     started = time.perf_counter()
     code, out, err = run_cli(monkeypatch, capsys, "sweep", str(path))
     elapsed = time.perf_counter() - started
