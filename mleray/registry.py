@@ -26,6 +26,7 @@ import yaml
 
 from mleray.competition import Competition
 from mleray.errors import NotFoundError, SpecError
+from mleray.grading.metric_names import METRIC_NAMES  # names only: no scikit-learn
 
 _SOURCES = ("builtin", "kaggle")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -267,13 +268,9 @@ def _load_own(folder: Path, raw: dict) -> Competition:
 
 
 def _check_metric(path: Path, metric: str) -> None:
-    try:
-        from mleray.grading import METRICS
-    except ImportError:  # grading not installed yet: checked when grading runs
-        return
-    if metric not in METRICS:
+    if metric not in METRIC_NAMES:
         raise SpecError(
-            f"{path}: field 'metric' {metric!r} is not one of {', '.join(sorted(METRICS))}"
+            f"{path}: field 'metric' {metric!r} is not one of {', '.join(sorted(METRIC_NAMES))}"
         )
 
 

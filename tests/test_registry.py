@@ -3,6 +3,8 @@ bad config field."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -152,3 +154,23 @@ def test_a_split_listing_an_id_twice_names_the_file_and_lines(monkeypatch, tmp_p
         registry.load_split("mine")
     split.write_text("comp-a\n# a comment\ncomp-b  # trailing\n\n")
     assert registry.load_split("mine") == ["comp-a", "comp-b"]
+
+
+def test_loading_a_competition_leaves_scikit_learn_unimported():
+    """A trial actor loads its competition on an agent node once per attempt and never
+    grades: the config's metric is checked by name, without importing the metrics (about a
+    second of scikit-learn per attempt, most of a short trial's overhead)."""
+    probe = (
+        "import sys; from mleray.registry import get_competition;"
+        "get_competition('breast-cancer-auc'); print('sklearn' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_metric_names_are_the_metrics_defined():
+    from mleray.grading.metric_names import METRIC_NAMES
+    from mleray.grading.metrics import METRICS
+
+    assert METRIC_NAMES == METRICS
