@@ -81,6 +81,13 @@ def test_json_round_trips_every_number(report):
     assert len(data["pass_at_k"]) == 2 * 4 * 3  # groups × metrics × k
 
 
+def test_json_has_a_line_per_field_and_per_record(report):
+    lines = to_json(report).splitlines()
+    record = json.dumps(report.to_dict()["pass_at_k"][0])
+    assert f"    {record}," in lines
+    assert any(line.startswith('  "counts": {') for line in lines)
+
+
 def test_terminal_view_names_groups_and_rates(report):
     console = Console(width=120, record=True)
     console.print(terminal_view(report))

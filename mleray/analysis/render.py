@@ -37,7 +37,18 @@ REPORT_JSON = "report.json"
 
 
 def to_json(report) -> str:
-    return json.dumps(report.to_dict(), indent=2, allow_nan=False)
+    """One line per top-level field and one per table record: as easy to read and grep as
+    an indented dump, and written by json's C encoder (an indented dump runs in Python:
+    twice as slow on a million-row report)."""
+    encode = json.JSONEncoder(allow_nan=False).encode
+    fields = []
+    for name, value in report.to_dict().items():
+        if isinstance(value, list) and value:
+            rows = ",\n".join(f"    {encode(item)}" for item in value)
+            fields.append(f"  {encode(name)}: [\n{rows}\n  ]")
+        else:
+            fields.append(f"  {encode(name)}: {encode(value)}")
+    return "{\n" + ",\n".join(fields) + "\n}\n"
 
 
 def shown_ks(ks: list[int]) -> list[int]:
