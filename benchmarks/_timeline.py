@@ -10,7 +10,8 @@ All on one machine, so one clock. Stages, per trial (medians, seconds):
 
   slot_to_placed     a slot freed (previous actor killed) -> the next actor placed: Ray's
                      lease, a worker process started, the actor constructed
-  placed_to_run      actor placed -> its sandbox run began (imports, resolving the trial)
+  placed_to_run      actor placed -> its sandbox run began (begun in the constructor:
+                     the competition and agent looked up, the gateway token)
   run_to_create      sandbox run began -> container created (engine client, image, limits)
   create_to_start    put the runtime files in, start
   container          start -> the agent exited

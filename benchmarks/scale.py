@@ -200,10 +200,11 @@ class SimulatedTrialActor:
     """A TrialActor whose sandbox run ends at once: completed, except the first attempt of
     one trial in INFRA_ERROR_EVERY, lost to an infra_error."""
 
-    def __init__(self, home: SimulatedTrialActors):
+    def __init__(self, home: SimulatedTrialActors, trial, attempt: int):
         self.home = home
         self.placed_at = RemoteMethod(lambda: STARTED)
-        self.run = RemoteMethod(self._run)
+        result = self._run(trial, attempt)  # begun as constructed, as the real one is
+        self.outcome = RemoteMethod(lambda: result)
         self.cancel = RemoteMethod(lambda: None)
 
     def _run(self, trial, attempt: int):
@@ -216,7 +217,8 @@ class SimulatedTrialActor:
 
 
 class SimulatedTrialActors:
-    """`TrialActor`, as the loop uses it: `.options(**actor_options(trial)).remote()`."""
+    """`TrialActor`, as the loop uses it: `.options(**actor_options(trial)).remote(trial,
+    attempt)`."""
 
     def __init__(self):
         self.artifacts = artifacts_archive()
@@ -225,9 +227,9 @@ class SimulatedTrialActors:
     def options(self, **options) -> SimulatedTrialActors:
         return self
 
-    def remote(self) -> SimulatedTrialActor:
+    def remote(self, trial, attempt: int) -> SimulatedTrialActor:
         self.created += 1
-        return SimulatedTrialActor(self)
+        return SimulatedTrialActor(self, trial, attempt)
 
 
 class SimulatedGrader:

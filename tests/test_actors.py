@@ -77,8 +77,8 @@ def test_infra_error_outcomes_have_one_constructor_and_a_failure_kind():
 def start(ray, trial, **extra):
     from mleray.actors.trial_actor import TrialActor
 
-    actor = TrialActor.options(**{**actor_options(trial), **extra}).remote()
-    return actor, actor.run.remote(trial, 1)
+    actor = TrialActor.options(**{**actor_options(trial), **extra}).remote(trial, 1)
+    return actor, actor.outcome.remote()
 
 
 @pytest.mark.ray

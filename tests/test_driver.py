@@ -296,17 +296,19 @@ def test_a_lost_attempt_is_charged_from_placement_not_from_queueing(tmp_path, ra
         if placed:  # a busy machine can take seconds to start the actor's worker
             ray.get(job.placed_ref, timeout=120)
         time.sleep(wait_s)
-        ref = actor.run.remote(trial, 1)
+        ref = actor.outcome.remote()
         ray.kill(actor, no_restart=True)
         return _outcome_of(ref, job)
 
     queued = lost(
-        TrialActor.options(num_cpus=0, resources={"no_such_node": 1}).remote(), 2.0, False
+        TrialActor.options(num_cpus=0, resources={"no_such_node": 1}).remote(trial, 1),
+        2.0,
+        False,
     )
     assert (
         queued.status == "infra_error" and queued.wall_seconds < 0.5
     )  # never placed: held nothing
-    placed = lost(TrialActor.options(num_cpus=0, num_gpus=0.5).remote(), 2.0, True)
+    placed = lost(TrialActor.options(num_cpus=0, num_gpus=0.5).remote(trial, 1), 2.0, True)
     assert placed.status == "infra_error" and 1.5 < placed.wall_seconds < 30
 
 

@@ -168,7 +168,7 @@ def test_a_token_is_refused_once_its_trial_has_ended(tmp_path, builtin_data, mon
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
         try:
             (gateway,) = start_gateways(gateway_socket_root(trial.results_key)).values()
-            outcome = ray.get(TrialActor.remote().run.remote(trial, 1), timeout=240)
+            outcome = ray.get(TrialActor.remote(trial, 1).outcome.remote(), timeout=240)
             address = ray.get(gateway.address.remote())
             assert outcome.status == FailureKind.COMPLETED, outcome.error
             with tarfile.open(fileobj=io.BytesIO(outcome.artifacts)) as archive:

@@ -12,7 +12,7 @@ ANSWERS_RESOURCE = "mleray_answers"
 def actor_options(trial: Trial) -> dict:
     """`num_gpus` is 0, whole or 1/k (the spec checks it); `memory` is a scheduling
     reservation in bytes (the sandbox enforces the real limit). Threaded with two slots so
-    `cancel()` can reach the actor while `run()` is busy; never restarted, since a restart
+    `cancel()` can reach the actor while `outcome()` waits; never restarted, since a restart
     would rerun the agent behind the driver's back (the driver retries, as a new attempt)."""
     return {
         "num_gpus": trial.gpus,

@@ -74,7 +74,7 @@ class SweepLoop:
         self.queue = deque(admission_order(queue))
         self.total = len(self.queue)
         self.first_attempt = {t.trial_id: a for t, a in queue}
-        self.running: dict = {}  # ObjectRef of run() -> _InFlight
+        self.running: dict = {}  # ObjectRef of outcome() -> _InFlight
         self.grading: dict = {}  # ObjectRef of Grader.grade -> (Trial, TrialOutcome)
         self.counts: dict[FailureKind, int] = {}
         self.attempts = self.retries = 0
@@ -139,11 +139,9 @@ class SweepLoop:
 
         while self.queue and self.admission.admits(self.queue[0][0]):
             trial, attempt = self.queue.popleft()
-            actor = TrialActor.options(**actor_options(trial)).remote()
+            actor = TrialActor.options(**actor_options(trial)).remote(trial, attempt)
             placed_ref = actor.placed_at.remote()
-            self.running[actor.run.remote(trial, attempt)] = _InFlight(
-                trial, attempt, actor, placed_ref
-            )
+            self.running[actor.outcome.remote()] = _InFlight(trial, attempt, actor, placed_ref)
             self.admission.add(trial)
             self.attempts += 1
 
