@@ -10,9 +10,12 @@ Sides, each running N trials at concurrency C (one CPU per trial):
   mlebench an asyncio queue of C workers, each driving the Docker SDK through a thread as
            MLE-bench's run_agent.py does: create, start, wait, copy the submission out
            (get_archive), remove, then grade it in process with `grade_submission`.
+  ray_floor the bare `docker run`s, each from a fresh Ray actor of one CPU (a fresh Ray, its
+           start counted): what one actor per attempt, mleray's design, costs by itself
+           (`benchmarks/_ray_floor.py`); mleray can get no nearer to bare than this.
   mleray   `python -m mleray sweep spec.yaml --num-cpus C --json` in a fresh results folder:
            everything a user pays for (Ray start, preflight, actors, grading, Parquet).
-Each round runs the three at N and at 2N (order rotated between rounds); ratios are taken
+Each round runs the four at N and at 2N (order rotated between rounds); ratios are taken
 within a round and their medians reported. The marginal figure is (T(2N) - T(N)) / N, the
 cost of one more trial once fixed costs (Ray start, image lookups) are paid.
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -70,29 +74,54 @@ def agent_command(context: dict) -> list[str]:
     return context["agent"].command_for("/opt/agent")
 
 
+def bare_command(context: dict, out: Path) -> list[str]:
+    """`docker run --rm` of one noop trial writing its submission into `out`."""
+    out.mkdir(parents=True)
+    out.chmod(0o777)
+    public = str(Path(context["competition"].public_dir).resolve())
+    return [
+        "docker", "run", "--rm", "--network", "none",
+        f"--cpus={CONTAINER_CPUS:g}", f"--memory={MEMORY}",
+        "-v", f"{public}:/home/data:ro", "-v", f"{out}:/home/submission",
+        "-e", "MLERAY_DATA=/home/data", "-e", "MLERAY_SUBMISSION_DIR=/home/submission",
+        context["image"], *agent_command(context),
+    ]  # fmt: skip
+
+
+def check_bare_submissions(outs: list[Path], side: str) -> None:
+    missing = [out for out in outs if not (out / "submission.csv").is_file()]
+    if missing:
+        raise RuntimeError(f"{side}: {len(missing)} run(s) wrote no submission ({missing[0]})")
+
+
 def run_bare(context: dict, trials: int, concurrency: int, scratch: Path) -> float:
     """`docker run --rm` per trial, `concurrency` at a time; returns the wall seconds."""
-    public = str(Path(context["competition"].public_dir).resolve())
-
-    def one(index: int) -> None:
-        out = scratch / f"bare-{index}"
-        out.mkdir(parents=True)
-        out.chmod(0o777)
-        command = [
-            "docker", "run", "--rm", "--network", "none",
-            f"--cpus={CONTAINER_CPUS:g}", f"--memory={MEMORY}",
-            "-v", f"{public}:/home/data:ro", "-v", f"{out}:/home/submission",
-            "-e", "MLERAY_DATA=/home/data", "-e", "MLERAY_SUBMISSION_DIR=/home/submission",
-            context["image"], *agent_command(context),
-        ]  # fmt: skip
-        subprocess.run(command, check=True, capture_output=True)
-        if not (out / "submission.csv").is_file():
-            raise RuntimeError(f"bare run {index} wrote no submission")
-
+    outs = [scratch / f"bare-{index}" for index in range(trials)]
+    commands = [bare_command(context, out) for out in outs]
     start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(one, range(trials)))
-    return time.perf_counter() - start
+        list(pool.map(lambda c: subprocess.run(c, check=True, capture_output=True), commands))
+    wall = time.perf_counter() - start
+    check_bare_submissions(outs, "bare")
+    return wall
+
+
+def run_ray_floor(context: dict, trials: int, concurrency: int, scratch: Path) -> float:
+    """The same `docker run`s, each from a fresh Ray actor (`_ray_floor.py`, in a fresh
+    interpreter with a fresh Ray, as `mleray sweep` is): the floor of one actor per
+    attempt. Returns the wall seconds, Ray's start included as mleray's is."""
+    outs = [scratch / f"floor-{index}" for index in range(trials)]
+    job = {"concurrency": concurrency, "commands": [bare_command(context, o) for o in outs]}
+    script = Path(__file__).resolve().parent / "_ray_floor.py"
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, str(script)], input=json.dumps(job), capture_output=True, text=True
+    )
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"ray floor failed ({done.returncode}): {done.stderr[-2000:]}")
+    check_bare_submissions(outs, "ray_floor")
+    return wall
 
 
 def run_mlebench_like(context: dict, trials: int, concurrency: int, scratch: Path) -> float:
@@ -205,13 +234,15 @@ def check_completed(results: Path, trials: int) -> None:
 SIDES = {
     "bare": lambda ctx, n, c, scratch, tag: run_bare(ctx, n, c, scratch / tag),
     "mlebench": lambda ctx, n, c, scratch, tag: run_mlebench_like(ctx, n, c, scratch / tag),
+    "ray_floor": lambda ctx, n, c, scratch, tag: run_ray_floor(ctx, n, c, scratch / tag),
     "mleray": lambda ctx, n, c, scratch, tag: run_mleray(n, c, scratch, tag),
 }
 
 
 def one_round(context: dict, trials: int, concurrency: int, scratch: Path, index: int) -> dict:
     order = list(SIDES)
-    order = order[index % 3 :] + order[: index % 3]  # rotate who goes first
+    turn = index % len(order)
+    order = order[turn:] + order[:turn]  # rotate who goes first
     walls: dict = {}
     for size in (trials, 2 * trials):
         for side in order:
@@ -252,6 +283,12 @@ def summarize(rounds: list[dict], trials: int) -> dict:
         "mleray_vs_mlebench": ratio("mleray", "mlebench", trials),
         "mleray_vs_mlebench_2n": ratio("mleray", "mlebench", 2 * trials),
         "mlebench_vs_bare": ratio("mlebench", "bare", trials),
+        # one Ray actor per attempt, and nothing else of mleray's, against bare docker:
+        # the part of mleray's overhead that its design (an actor per attempt) sets
+        "ray_floor_vs_bare": ratio("ray_floor", "bare", trials),
+        "ray_floor_vs_bare_marginal": marginal_ratio("ray_floor", "bare"),
+        "mleray_vs_ray_floor": ratio("mleray", "ray_floor", trials),
+        "mleray_vs_ray_floor_marginal": marginal_ratio("mleray", "ray_floor"),
     }
     return {
         "seconds_per_trial": per_trial,
