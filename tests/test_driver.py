@@ -289,7 +289,9 @@ def test_a_lost_attempt_is_charged_from_placement_not_from_queueing(tmp_path, ra
     from mleray.driver.loop import _InFlight, _outcome_of
 
     ray = ray_two_gpus
-    trial = plan_trials(sweep_spec(tmp_path, {"name": "noop"}))[0]
+    # the attempt begins as the actor is constructed: it must still run when it is killed
+    agent = {"name": "sleep", "kwargs": {"seconds": 50}}
+    trial = plan_trials(sweep_spec(tmp_path, agent))[0]
 
     def lost(actor, wait_s, placed):
         job = _InFlight(trial, 1, actor, actor.placed_at.remote())
