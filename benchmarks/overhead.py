@@ -75,7 +75,8 @@ def agent_command(context: dict) -> list[str]:
 
 
 def bare_command(context: dict, out: Path) -> list[str]:
-    """`docker run --rm` of one noop trial writing its submission into `out`."""
+    """`docker run --rm` of one noop trial writing its submission into `out` (made here,
+    writable by the agent's user)."""
     out.mkdir(parents=True)
     out.chmod(0o777)
     public = str(Path(context["competition"].public_dir).resolve())
