@@ -4,15 +4,19 @@ one-trial-per-GPU FIFO runner, both against the lower bound of any schedule.
     python benchmarks/packing.py [--rounds 2] [--scale 1.0] [--copies 2]
 
 The cluster: a head holding the answers and 3 workers × 2 declared GPUs (`cluster/local.py`,
-Ray's `Cluster` on this machine). The trials: the `sleep` agent in the `local` sandbox (a
-subprocess that sleeps, so the figures measure scheduling, not Docker), every combination of
-GPU share (1, 0.5, 0.25) and duration (10, 20, 30 s × scale), `copies` of each, in plan
-order (interleaved shares).
+Ray's `Cluster` on this machine). The trials: one sweep spec whose agents are the `sleep`
+agent at every combination of GPU share (1, 0.5, 0.25: each agent's own `resources`) and
+duration (10, 20, 30 s × scale, with a time limit of twice that plus 30 s: each agent's
+own `time_limit`), `copies` seeds of each, in the `local` sandbox (a subprocess that
+sleeps, so the figures measure scheduling, not Docker).
 
-  mleray    the trials through `SweepLoop` (admission by resources, Ray placing actors),
-            once with its admission order (biggest share first) and once in plan order.
-  fifo      6 GPU workers, each running the next trial of the plan on a whole GPU,
-            whatever its share: what a runner without fractional GPUs does.
+  mleray                 the trials through `SweepLoop` (admission by resources, Ray
+                         placing actors) in its admission order: longest time limit
+                         first, then biggest share.
+  mleray_share_first     the same, biggest share first (the order before), which here
+                         is also plan order.
+  fifo                   6 GPU workers, each running the next trial of the plan on a
+                         whole GPU, whatever its share: a runner without fractional GPUs.
 
 Makespan: from the start of the loop (runner) to the last sandbox exit. The lower bound:
 max(Σ share·duration / GPUs, the longest trial). Efficiency: bound / makespan. Figures are
@@ -22,7 +26,6 @@ medians over the rounds; the JSON line is last on stdout.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shutil
 import sys
 import tempfile
@@ -40,27 +43,33 @@ NODES, GPUS_PER_NODE = 3, 2
 
 
 def plan(scale: float, copies: int, results: Path):
-    """The trials (plan order) with their shares; durations are the agent's kwargs."""
+    """The spec and its trials in plan order (share by share, shortest first); durations
+    are the agent's kwargs, and each agent's time limit grows with its duration."""
     from mleray.plan import plan_trials
     from mleray.spec import spec_from_dict
 
-    agents = [{"name": "sleep", "kwargs": {"seconds": d * scale}} for d in DURATIONS]
+    agents = [
+        {
+            "name": "sleep",
+            "kwargs": {"seconds": d * scale},
+            "resources": {"gpus": share},
+            "time_limit": 2 * d * scale + 30,
+        }
+        for share in SHARES
+        for d in DURATIONS
+    ]
     spec = spec_from_dict(
         {
             "name": "packing",
             "competitions": [COMPETITION],
             "agents": agents,
-            "seeds": copies * len(SHARES),
+            "seeds": copies,
             "resources": {"cpus": 0.25, "memory": "256m"},
-            "time_limit": 4 * max(DURATIONS) * scale + 60,
             "sandbox": "local",
             "results": str(results),
         }
     )
-    trials = plan_trials(spec, results)
-    # shares interleave along the plan: seed s of each duration gets SHARES[s % 3]
-    shaped = [dataclasses.replace(t, gpus=SHARES[t.seed % len(SHARES)]) for t in trials]
-    return spec, shaped
+    return spec, plan_trials(spec, results)
 
 
 def duration_of(trial) -> float:
@@ -72,8 +81,8 @@ def lower_bound(trials) -> float:
     return max(work / (NODES * GPUS_PER_NODE), max(duration_of(t) for t in trials))
 
 
-def run_mleray(spec, trials, results: Path, planned_order: bool) -> float:
-    """The loop's makespan over these trials; `planned_order` admits in plan order."""
+def run_mleray(spec, trials, results: Path, share_first: bool) -> float:
+    """The loop's makespan over these trials; `share_first` admits biggest share first."""
     import ray
 
     import mleray.driver.loop as loop_module
@@ -82,8 +91,8 @@ def run_mleray(spec, trials, results: Path, planned_order: bool) -> float:
 
     writer = ResultWriter(results)
     order = loop_module.admission_order
-    if planned_order:
-        loop_module.admission_order = lambda queue: list(queue)
+    if share_first:
+        loop_module.admission_order = lambda queue: sorted(queue, key=lambda i: -i[0].gpus)
     try:
         loop = loop_module.SweepLoop(
             spec, writer, Admission(ray.cluster_resources()), [(t, 1) for t in trials]
@@ -149,7 +158,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the durations")
-    parser.add_argument("--copies", type=int, default=2, help="trials per (share, duration)")
+    parser.add_argument("--copies", type=int, default=4, help="trials per (share, duration)")
     args = parser.parse_args()
     before = machine()
     sys.path.insert(0, str(REPO))
@@ -170,13 +179,13 @@ def main() -> None:
     try:
         for index in range(args.rounds):
             figures = {}
-            for side in ("fifo", "mleray", "mleray_plan_order"):
+            for side in ("fifo", "mleray", "mleray_share_first"):
                 results = scratch / f"r{index}-{side}"
                 spec, trials = plan(args.scale, args.copies, results)
                 if side == "fifo":
                     makespan = run_fifo(trials, scratch / f"r{index}-fifo-work")
                 else:
-                    makespan = run_mleray(spec, trials, results, side == "mleray_plan_order")
+                    makespan = run_mleray(spec, trials, results, side == "mleray_share_first")
                 figures[side] = makespan
                 note(f"round {index}: {side:18s} makespan {makespan:7.2f} s")
             rows.append(figures)

@@ -110,10 +110,10 @@ def results_key(sweep: str, results_dir: str | os.PathLike) -> str:
 def plan_trials(spec: SweepSpec, results_dir: str | os.PathLike | None = None) -> list[Trial]:
     """Every competition × agent × model × seed, in that nesting order, to be run into
     `results_dir` (default: the spec's)."""
-    res = spec.resources
     key = results_key(spec.name, results_dir if results_dir is not None else spec.results_dir)
     trials = []
     for cid, agent, seed in itertools.product(spec.competitions, spec.agents, spec.seeds):
+        res, time_limit = spec.resources_of(agent), spec.time_limit_of(agent)
         for model in agent.models:
             kwargs_json = agent.kwargs_json
             entry = agent.model_entries.get(model) if model is not None else None
@@ -123,7 +123,7 @@ def plan_trials(spec: SweepSpec, results_dir: str | os.PathLike | None = None) -
                 model,
                 seed,
                 kwargs_json,
-                spec.time_limit,
+                time_limit,
                 spec.sandbox,
                 res.gpus,
                 res.cpus,
@@ -142,7 +142,7 @@ def plan_trials(spec: SweepSpec, results_dir: str | os.PathLike | None = None) -
                     gpus=res.gpus,
                     cpus=res.cpus,
                     memory_bytes=res.memory_bytes,
-                    time_limit=spec.time_limit,
+                    time_limit=time_limit,
                     sandbox=spec.sandbox,
                     snapshot_interval=spec.snapshot_interval,
                     competitions_path=spec.competitions_path,

@@ -11,6 +11,8 @@ A spec file looks like this (every key but `name` and `agents` is optional, as l
         models: [gpt-4o, o1]              # optional; one trial per model (a name, or a
                                           # mapping for the model gateway: spec_models)
         kwargs: {seconds: 2}              # optional; override the agent's defaults
+        resources: {gpus: 1}              # optional; this agent's, over the sweep's
+        time_limit: 3600                  # optional; this agent's, over the sweep's
     seeds: 3                              # 0, 1, 2; or an explicit list [0, 7]
     resources: {gpus: 0.5, cpus: 1, memory: 4g}   # also pids, shm, disk (docs/sweeps.md)
     time_limit: 600                       # seconds of agent wall time
@@ -34,15 +36,15 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
 from mleray import spec_limits as limits
 from mleray.bounded_yaml import load_yaml_file
 from mleray.errors import MlerayError, SpecError
-from mleray.spec_limits import check_gpu_share, parse_memory, shown
+from mleray.spec_limits import check_gpu_share, parse_memory, shown  # noqa: F401 (re-exported)
 from mleray.spec_models import ModelEntry, models_as_written, parse_models
+from mleray.spec_resources import Resources, parse_resources
 
 SANDBOXES = ("docker", "local")
 _TOP_KEYS = {
@@ -59,25 +61,8 @@ _TOP_KEYS = {
     "snapshot_interval",
     "competitions_path",
 }
-_AGENT_KEYS = {"name", "models", "kwargs"}
-_RESOURCE_KEYS = {"gpus", "cpus", "memory", "pids", "shm", "disk"}
+_AGENT_KEYS = {"name", "models", "kwargs", "resources", "time_limit"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-
-
-@dataclass(frozen=True)
-class Resources:
-    gpus: float = 0.0  # 0, a whole number, or 1/k
-    cpus: float = 1.0
-    memory_bytes: int = 4 * 1024**3
-    # the sandbox's bounds; None: the agent's config.yaml `resources`, else mleray's defaults
-    pids: int | None = None  # processes and threads
-    shm_bytes: int | None = None  # /dev/shm (counts against memory)
-    disk_bytes: int | None = None  # what the agent may write into its container
-
-    def sandbox_bounds(self) -> dict:
-        """`pids`, `shm` and `disk` as a spec writes them, where set."""
-        named = {"pids": self.pids, "shm": self.shm_bytes, "disk": self.disk_bytes}
-        return {key: value for key, value in named.items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -87,6 +72,9 @@ class AgentSpec:
     kwargs: Mapping[str, Any] = field(default_factory=dict, hash=False)
     # the mapping entries of `models:` by name: routed through the model gateway
     model_entries: Mapping[str, ModelEntry] = field(default_factory=dict, hash=False)
+    # this agent's own, where its entry sets them; None: the sweep's
+    resources: Resources | None = None
+    time_limit: float | None = None
 
     @property
     def kwargs_json(self) -> str:
@@ -113,6 +101,13 @@ class SweepSpec:
     def results_dir(self) -> Path:
         return Path(self.results) if self.results is not None else Path("results") / self.name
 
+    def resources_of(self, agent: AgentSpec) -> Resources:
+        """What each trial of `agent` asks for: its own `resources`, else the sweep's."""
+        return agent.resources if agent.resources is not None else self.resources
+
+    def time_limit_of(self, agent: AgentSpec) -> float:
+        return agent.time_limit if agent.time_limit is not None else self.time_limit
+
     def to_dict(self) -> dict:
         """The spec as a plain mapping in the YAML format (written as `sweep.yaml`)."""
         return {
@@ -128,16 +123,13 @@ class SweepSpec:
                         else {}
                     ),
                     "kwargs": dict(a.kwargs),
+                    **({"resources": a.resources.as_written()} if a.resources else {}),
+                    **({"time_limit": a.time_limit} if a.time_limit is not None else {}),
                 }
                 for a in self.agents
             ],
             "seeds": list(self.seeds),
-            "resources": {
-                "gpus": self.resources.gpus,
-                "cpus": self.resources.cpus,
-                "memory": self.resources.memory_bytes,
-                **self.resources.sandbox_bounds(),
-            },
+            "resources": self.resources.as_written(),
             "time_limit": self.time_limit,
             "sandbox": self.sandbox,
             "results": str(self.results_dir),
@@ -159,7 +151,7 @@ def spec_from_dict(raw: Any, *, source: str = "<spec>", check: bool = True) -> S
     then (with `check`) whether its competitions and agents exist."""
     if not isinstance(raw, dict):
         raise SpecError(f"{source}: a spec must be a mapping of fields, got {type(raw).__name__}")
-    _no_unknown(source, "", raw, _TOP_KEYS)
+    limits.no_unknown(source, "", raw, _TOP_KEYS)
     name = _required(source, raw, "name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise SpecError(
@@ -167,7 +159,9 @@ def spec_from_dict(raw: Any, *, source: str = "<spec>", check: bool = True) -> S
         )
     paths = _folders(source, raw, "competitions_path")
     competitions = _competitions(source, raw)
-    agents = _agents(source, raw.get("agents"))
+    resources = {} if raw.get("resources") is None else raw["resources"]
+    sweep_resources = parse_resources(source, "resources", resources)
+    agents = _agents(source, raw.get("agents"), resources)
     seeds = _seeds(source, raw.get("seeds", 1))
     trials = len(competitions) * sum(len(a.models) for a in agents) * len(seeds)
     if trials > limits.MAX_TRIALS:
@@ -180,7 +174,7 @@ def spec_from_dict(raw: Any, *, source: str = "<spec>", check: bool = True) -> S
         competitions=competitions,
         agents=agents,
         seeds=seeds,
-        resources=_resources(source, {} if raw.get("resources") is None else raw["resources"]),
+        resources=sweep_resources,
         time_limit=_seconds(source, raw, "time_limit", 600.0),
         sandbox=_choice(source, raw, "sandbox", SANDBOXES, "docker"),
         results=_results(source, raw.get("results")),
@@ -194,18 +188,6 @@ def spec_from_dict(raw: Any, *, source: str = "<spec>", check: bool = True) -> S
         _check_competitions(source, competitions, paths)
         _check_agents(source, agents)
     return spec
-
-
-def _no_unknown(source: str, prefix: str, raw: dict, known: set[str]) -> None:
-    for key in raw:
-        if key not in known:
-            text = key if isinstance(key, str) and key.isprintable() else shown(key)
-            close = get_close_matches(text, sorted(known), n=1) if isinstance(key, str) else []
-            hint = f"; did you mean `{prefix}{close[0]}`?" if close else ""
-            raise SpecError(
-                f"{source}: unknown field `{prefix}{limits.cut(text)}`{hint} "
-                f"(known: {', '.join(sorted(known))})"
-            )
 
 
 def _required(source: str, raw: dict, key: str) -> Any:
@@ -276,33 +258,34 @@ def _check_competitions(source: str, ids: tuple[str, ...], paths: list[str]) -> 
             raise SpecError(f"{source}: field `competitions[{i}]`: {exc}") from None
 
 
-def _agents(source: str, value: Any) -> tuple[AgentSpec, ...]:
+def _agents(source: str, value: Any, resources: dict) -> tuple[AgentSpec, ...]:
+    """`resources`: the sweep's mapping (checked), which agents' own override."""
     if not isinstance(value, list) or not value:
         raise SpecError(f"{source}: field `agents` must be a non-empty list")
     limits.count(source, "agents", value, limits.MAX_AGENTS)
     agents, runs = [], {}
     for i, entry in enumerate(value):
-        agent = _agent(source, f"agents[{i}]", entry)
-        for model in agent.models:  # the same name, kwargs and model would run twice
-            run = (agent.name, agent.kwargs_json, model)
+        agent = _agent(source, f"agents[{i}]", entry, resources)
+        for model in agent.models:  # the same name, kwargs, model and limits would run twice
+            run = (agent.name, agent.kwargs_json, model, agent.resources, agent.time_limit)
             if run in runs:
                 raise SpecError(
                     f"{source}: field `agents[{i}]` repeats agents[{runs[run]}] (same name, "
-                    f"kwargs and model {shown(model)})"
+                    f"kwargs, resources, time limit and model {shown(model)})"
                 )
             runs[run] = i
         agents.append(agent)
     return tuple(agents)
 
 
-def _agent(source: str, where: str, entry: Any) -> AgentSpec:
+def _agent(source: str, where: str, entry: Any, resources: dict) -> AgentSpec:
     if isinstance(entry, str):
         entry = {"name": entry}
     if not isinstance(entry, dict):
         raise SpecError(
             f"{source}: field `{where}` must be a name or a mapping, got {shown(entry)}"
         )
-    _no_unknown(source, f"{where}.", entry, _AGENT_KEYS)
+    limits.no_unknown(source, f"{where}.", entry, _AGENT_KEYS)
     name = limits.text(
         source, f"{where}.name", entry.get("name"), limits.MAX_PATH_CHARS, "an agent name or folder"
     )
@@ -315,7 +298,17 @@ def _agent(source: str, where: str, entry: Any) -> AgentSpec:
     if not isinstance(kwargs, dict):
         raise SpecError(f"{source}: field `{where}.kwargs` must be a mapping with string keys")
     limits.plain_json(source, f"{where}.kwargs", kwargs)
-    return AgentSpec(name=name, models=models, kwargs=dict(kwargs), model_entries=model_entries)
+    own = entry.get("resources")
+    return AgentSpec(
+        name=name,
+        models=models,
+        kwargs=dict(kwargs),
+        model_entries=model_entries,
+        resources=None
+        if own is None
+        else parse_resources(source, f"{where}.resources", own, resources),
+        time_limit=_seconds(source, entry, "time_limit", None, where=f"{where}.time_limit"),
+    )
 
 
 def _check_agents(source: str, agents: tuple[AgentSpec, ...]) -> None:
@@ -348,31 +341,19 @@ def _seeds(source: str, value: Any) -> tuple[int, ...]:
     return tuple(value)
 
 
-def _resources(source: str, raw: Any) -> Resources:
-    if not isinstance(raw, dict):
-        raise SpecError(
-            f"{source}: field `resources` must be a mapping (gpus, cpus, memory, pids, shm, disk)"
-        )
-    _no_unknown(source, "resources.", raw, _RESOURCE_KEYS)
-    gpus = check_gpu_share(raw.get("gpus", 0), f"{source}: field `resources.gpus`")
-    cpus = limits.number(
-        source, "resources.cpus", raw.get("cpus", 1), 0, limits.MAX_CPUS, low_open=True
-    )
-    where = f"{source}: field `resources.memory`"
-    memory = parse_memory(raw.get("memory", "4g"), where)
-    if memory < limits.MIN_MEMORY:
-        raise SpecError(f"{where}: {memory} bytes is below Docker's minimum of 6 MiB")
-    pids, shm, disk = limits.sandbox_limits(source, "resources.", raw)
-    return Resources(gpus, float(cpus), memory, pids=pids, shm_bytes=shm, disk_bytes=disk)
-
-
-def _seconds(source: str, raw: dict, key: str, default: float | None) -> float | None:
+def _seconds(
+    source: str, raw: dict, key: str, default: float | None, where: str | None = None
+) -> float | None:
+    """`raw[key]` in seconds; `where` names the field when it is not `key` itself."""
     value = raw.get(key, default)
     if value is None:
         return default
     low = limits.MIN_SNAPSHOT_INTERVAL if key == "snapshot_interval" else 0
+    field_name = where or key
     return float(
-        limits.number(source, key, value, low, limits.MAX_SECONDS, low_open=low == 0, unit=" s")
+        limits.number(
+            source, field_name, value, low, limits.MAX_SECONDS, low_open=low == 0, unit=" s"
+        )
     )
 
 

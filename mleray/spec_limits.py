@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,19 @@ def cut(text: str) -> str:
 
 def field_error(source: str, key: str, problem: str) -> SpecError:
     return SpecError(f"{source}: field `{key}` {problem}")
+
+
+def no_unknown(source: str, prefix: str, raw: dict, known: set[str]) -> None:
+    """A key outside `known` is an error naming it, with the nearest known key."""
+    for key in raw:
+        if key not in known:
+            text = key if isinstance(key, str) and key.isprintable() else shown(key)
+            close = get_close_matches(text, sorted(known), n=1) if isinstance(key, str) else []
+            hint = f"; did you mean `{prefix}{close[0]}`?" if close else ""
+            raise SpecError(
+                f"{source}: unknown field `{prefix}{cut(text)}`{hint} "
+                f"(known: {', '.join(sorted(known))})"
+            )
 
 
 def number(

@@ -214,6 +214,23 @@ def test_admission_limit_counts_every_resource():
     assert admission_limit(trial, {"CPU": 8.0}, local=False) == 1 + 2  # may autoscale
 
 
+def test_admission_starts_the_longest_trials_first_then_the_biggest_shares():
+    from mleray.driver.loop import admission_order
+
+    agents = [
+        {"name": "noop", "resources": {"gpus": share}, "time_limit": limit}
+        for limit in (60, 600, 300)
+        for share in (0.25, 1)
+    ]
+    spec = spec_from_dict(
+        {"name": "o", "competitions": [COMPETITION], "agents": agents, "sandbox": "local"},
+        check=False,
+    )
+    queue = [(t, 1) for t in plan_trials(spec)]
+    ordered = [(t.time_limit, t.gpus) for t, _ in admission_order(queue)]
+    assert ordered == [(600, 1), (600, 0.25), (300, 1), (300, 0.25), (60, 1), (60, 0.25)]
+
+
 def test_preflight_resolves_each_competition_and_agent_once(tmp_path, builtin_data):
     from mleray.driver import preflight
 

@@ -37,6 +37,22 @@ def test_matrix_size_and_fields():
     assert all(t.gpus == 0.5 and t.memory_bytes == 1024**3 and t.sweep == "p" for t in trials)
 
 
+def test_an_agent_with_its_own_resources_and_time_limit_gets_them_key_by_key():
+    agents = [
+        {"name": "noop"},
+        {"name": "noop", "resources": {"gpus": 1}, "time_limit": 7200},
+        {"name": "noop", "resources": {"cpus": 4, "memory": "2g"}},
+    ]
+    trials = plan_trials(spec(agents=agents, competitions=["breast-cancer-auc"], seeds=1))
+    shapes = [(t.gpus, t.cpus, t.memory_bytes, t.time_limit) for t in trials]
+    assert shapes == [
+        (0.5, 1.0, 1024**3, 600.0),  # the sweep's
+        (1.0, 1.0, 1024**3, 7200.0),  # its gpus and time limit, the sweep's cpus and memory
+        (0.5, 4.0, 2 * 1024**3, 600.0),
+    ]
+    assert len({t.trial_id for t in trials}) == 3  # other resources: other trials
+
+
 def test_ids_are_deterministic_and_ignore_name_order_and_bookkeeping():
     first = {t.trial_id for t in plan_trials(spec())}
     assert first == {t.trial_id for t in plan_trials(spec())}

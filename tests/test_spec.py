@@ -118,6 +118,10 @@ def test_explicit_seed_list(tmp_path):
         (("    models: [m1, m2]", "    models: m1"), "agents[1].models"),
         (("    kwargs: {seconds: 2}", "    kwarg: {seconds: 2}"), "agents[1].kwarg"),
         (("    kwargs: {seconds: 2}", "    kwargs: [2]"), "agents[1].kwargs"),
+        (("    kwargs: {seconds: 2}", "    resources: {gpus: 0.3}"), "agents[1].resources.gpus"),
+        (("    kwargs: {seconds: 2}", "    resources: {volume: 1}"), "agents[1].resources.volume"),
+        (("    kwargs: {seconds: 2}", "    resources: 2"), "agents[1].resources"),
+        (("    kwargs: {seconds: 2}", "    time_limit: -1"), "agents[1].time_limit"),
         (
             (
                 "competitions: [breast-cancer-auc, diabetes-rmse]",
@@ -196,10 +200,23 @@ def test_memory_sizes(value, expected):
 
 
 def test_to_dict_round_trips(tmp_path):
-    spec = load_spec(write(tmp_path, GOOD))
-    again = spec_from_dict(spec.to_dict(), source="copy")
-    assert again.competitions == spec.competitions and again.agents == spec.agents
-    assert again.resources == spec.resources and again.seeds == spec.seeds
+    own = "    kwargs: {seconds: 2}\n    resources: {gpus: 1, shm: 64m}\n    time_limit: 60\n"
+    for text in (GOOD, GOOD.replace("    kwargs: {seconds: 2}\n", own)):
+        spec = load_spec(write(tmp_path, text))
+        again = spec_from_dict(spec.to_dict(), source="copy")
+        assert again.competitions == spec.competitions and again.agents == spec.agents
+        assert again.resources == spec.resources and again.seeds == spec.seeds
+
+
+def test_an_agent_overrides_the_sweeps_resources_key_by_key(tmp_path):
+    own = "    kwargs: {seconds: 2}\n    resources: {gpus: 1}\n    time_limit: 30\n"
+    spec = load_spec(write(tmp_path, GOOD.replace("    kwargs: {seconds: 2}\n", own)))
+    baseline, sleep = spec.agents
+    assert (baseline.resources, baseline.time_limit) == (None, None)
+    assert spec.resources_of(baseline) == spec.resources and spec.time_limit_of(baseline) == 120
+    mine = spec.resources_of(sleep)
+    assert (mine.gpus, mine.cpus, mine.memory_bytes) == (1.0, 2.0, int(1.5 * 1024**3))
+    assert spec.time_limit_of(sleep) == 30.0
 
 
 def test_values_at_their_bounds_load(tmp_path):
@@ -246,6 +263,16 @@ def test_one_agent_twice_with_other_kwargs_or_models_is_no_duplicate(tmp_path):
     ]
     with pytest.raises(SpecError, match=r"`agents\[1\]` repeats agents\[0\]"):
         spec_from_dict({"name": "twice", "competitions": ["breast-cancer-auc"], "agents": same})
+    # one agent at two time limits or two GPU shares is a time- or hardware-scaling sweep
+    scaled = [
+        {"name": "sleep", "time_limit": 60},
+        {"name": "sleep", "time_limit": 120},
+        {"name": "sleep", "resources": {"gpus": 1}},
+    ]
+    spec = spec_from_dict(
+        {"name": "scaled", "competitions": ["breast-cancer-auc"], "agents": scaled}
+    )
+    assert [spec.time_limit_of(a) for a in spec.agents] == [60.0, 120.0, 600.0]
 
 
 def test_anchors_and_merge_keys_within_bounds_work(tmp_path):

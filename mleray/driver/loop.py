@@ -237,11 +237,21 @@ class SweepLoop:
 
 
 def admission_order(queue: list[tuple[Trial, int]]) -> list[tuple[Trial, int]]:
-    """The order attempts are admitted in: biggest GPU share first, then CPUs, then memory,
-    plan order among equals. Big pieces placed first leave the small ones to fill what is
-    left of each GPU; the other way round, half-used GPUs keep a whole-GPU trial waiting
-    (benchmarks/packing.py measures both). Retries join at the back."""
-    return sorted(queue, key=lambda item: (-item[0].gpus, -item[0].cpus, -item[0].memory_bytes))
+    """The order attempts are admitted in: longest time limit first, then biggest GPU share,
+    CPUs and memory, plan order among equals; retries join at the back. Long trials started
+    last set the makespan however well the rest packs, and big pieces placed first leave
+    the small ones to fill what is left of each GPU (the other way round, half-used GPUs
+    keep a whole-GPU trial waiting). benchmarks/packing.py measures this order against
+    biggest share first and against plan order."""
+    return sorted(
+        queue,
+        key=lambda item: (
+            -item[0].time_limit,
+            -item[0].gpus,
+            -item[0].cpus,
+            -item[0].memory_bytes,
+        ),
+    )
 
 
 def _first_line(exc: BaseException) -> str:
