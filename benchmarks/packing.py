@@ -1,7 +1,7 @@
 """GPU packing: mixed-share `sleep` trials on a local multi-node cluster, against a
 one-trial-per-GPU FIFO runner, both against the lower bound of any schedule.
 
-    python benchmarks/packing.py [--rounds 2] [--scale 1.0] [--copies 2]
+    python benchmarks/packing.py [--rounds 2] [--scale 1.0] [--copies 4]
 
 The cluster: a head holding the answers and 3 workers × 2 declared GPUs (`cluster/local.py`,
 Ray's `Cluster` on this machine). The trials: one sweep spec whose agents are the `sleep`

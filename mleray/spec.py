@@ -161,7 +161,8 @@ def spec_from_dict(raw: Any, *, source: str = "<spec>", check: bool = True) -> S
     competitions = _competitions(source, raw)
     resources = {} if raw.get("resources") is None else raw["resources"]
     sweep_resources = parse_resources(source, "resources", resources)
-    agents = _agents(source, raw.get("agents"), resources)
+    time_limit = _seconds(source, raw, "time_limit", 600.0)
+    agents = _agents(source, raw.get("agents"), resources, (sweep_resources, time_limit))
     seeds = _seeds(source, raw.get("seeds", 1))
     trials = len(competitions) * sum(len(a.models) for a in agents) * len(seeds)
     if trials > limits.MAX_TRIALS:
@@ -175,7 +176,7 @@ def spec_from_dict(raw: Any, *, source: str = "<spec>", check: bool = True) -> S
         agents=agents,
         seeds=seeds,
         resources=sweep_resources,
-        time_limit=_seconds(source, raw, "time_limit", 600.0),
+        time_limit=time_limit,
         sandbox=_choice(source, raw, "sandbox", SANDBOXES, "docker"),
         results=_results(source, raw.get("results")),
         max_attempts=int(_max_attempts(source, raw.get("max_attempts", 3))),
@@ -258,8 +259,11 @@ def _check_competitions(source: str, ids: tuple[str, ...], paths: list[str]) -> 
             raise SpecError(f"{source}: field `competitions[{i}]`: {exc}") from None
 
 
-def _agents(source: str, value: Any, resources: dict) -> tuple[AgentSpec, ...]:
-    """`resources`: the sweep's mapping (checked), which agents' own override."""
+def _agents(
+    source: str, value: Any, resources: dict, sweeps: tuple[Resources, float]
+) -> tuple[AgentSpec, ...]:
+    """`resources`: the sweep's mapping (checked), which agents' own override; `sweeps`:
+    the sweep's resources and time limit, what an agent without its own runs with."""
     if not isinstance(value, list) or not value:
         raise SpecError(f"{source}: field `agents` must be a non-empty list")
     limits.count(source, "agents", value, limits.MAX_AGENTS)
@@ -267,7 +271,14 @@ def _agents(source: str, value: Any, resources: dict) -> tuple[AgentSpec, ...]:
     for i, entry in enumerate(value):
         agent = _agent(source, f"agents[{i}]", entry, resources)
         for model in agent.models:  # the same name, kwargs, model and limits would run twice
-            run = (agent.name, agent.kwargs_json, model, agent.resources, agent.time_limit)
+            # by what it runs with: an agent's own limit equal to the sweep's is no other run
+            run = (
+                agent.name,
+                agent.kwargs_json,
+                model,
+                agent.resources or sweeps[0],
+                sweeps[1] if agent.time_limit is None else agent.time_limit,
+            )
             if run in runs:
                 raise SpecError(
                     f"{source}: field `agents[{i}]` repeats agents[{runs[run]}] (same name, "

@@ -273,6 +273,16 @@ def test_one_agent_twice_with_other_kwargs_or_models_is_no_duplicate(tmp_path):
         {"name": "scaled", "competitions": ["breast-cancer-auc"], "agents": scaled}
     )
     assert [spec.time_limit_of(a) for a in spec.agents] == [60.0, 120.0, 600.0]
+    # its own limits equal to the sweep's are the sweep's: the same trials twice
+    for own in ({"time_limit": 600}, {"resources": {"gpus": 0}}):
+        with pytest.raises(SpecError, match=r"`agents\[1\]` repeats agents\[0\]"):
+            spec_from_dict(
+                {
+                    "name": "same",
+                    "competitions": ["breast-cancer-auc"],
+                    "agents": [{"name": "sleep"}, {"name": "sleep", **own}],
+                }
+            )
 
 
 def test_anchors_and_merge_keys_within_bounds_work(tmp_path):

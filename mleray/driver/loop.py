@@ -242,7 +242,7 @@ def admission_order(queue: list[tuple[Trial, int]]) -> list[tuple[Trial, int]]:
     last set the makespan however well the rest packs, and big pieces placed first leave
     the small ones to fill what is left of each GPU (the other way round, half-used GPUs
     keep a whole-GPU trial waiting). benchmarks/packing.py measures this order against
-    biggest share first and against plan order."""
+    biggest share first."""
     return sorted(
         queue,
         key=lambda item: (
