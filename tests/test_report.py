@@ -295,3 +295,26 @@ def test_hardware_table_compares_gpu_shares_swept_on_the_same_seeds(tmp_path):
     rate = next(r for r in report.medal_rates if r["metric"] == "any_medal")
     assert rate["mean_pct"] == 100.0 and rate["seeds"] == 2
     assert any("only the latest is counted" in line for line in report.missing)
+
+
+def test_report_does_not_depend_on_the_order_rows_were_written(tmp_path):
+    """Group keys are read as categoricals; their categories are sorted, so groups,
+    competitions and the bootstrap's resampled competitions come out as from strings."""
+    rows = [
+        run(comp, seed, won=(seed + len(comp) + len(agent)) % 3 == 0, agent=agent, model=model)
+        for comp in ("comp-zeta", "comp-alpha", "comp-mid", "comp-beta")
+        for agent in ("zed", "aide")
+        for model in ("gpt", None, "claude")
+        for seed in range(3)
+    ]
+    forward = build_report(write_results(tmp_path / "forward", rows), n_boot=200)
+    backward = build_report(write_results(tmp_path / "backward", rows[::-1]), n_boot=200)
+    ignore = {"results_dir", "generated_at"}
+    assert {k: v for k, v in forward.to_dict().items() if k not in ignore} == {
+        k: v for k, v in backward.to_dict().items() if k not in ignore
+    }
+    groups = [(r["agent"], r["model"]) for r in forward.gpu_cost]
+    assert groups == sorted(groups) and ("aide", "-") in groups
+    assert [r["competition_id"] for r in forward.competition_scores[:4]] == sorted(
+        ["comp-zeta", "comp-alpha", "comp-mid", "comp-beta"]
+    )

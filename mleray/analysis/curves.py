@@ -56,11 +56,12 @@ def _events(
     finals = finals.rename(columns={"wall_seconds": "elapsed_seconds"}).assign(final=1)
     events = pd.concat([ran.drop(columns="attempt"), finals], ignore_index=True)
     if ran.empty:  # one event per run: already in order
-        return events
+        return events, np.ones(len(events), dtype=bool)
     # By run, then time; at one instant the final grade is the later word.
     code = pd.factorize(events["trial_id"])[0]
     order = np.lexsort((events["final"].to_numpy(), events["elapsed_seconds"].to_numpy(), code))
-    return events.iloc[order].reset_index(drop=True)
+    code = code[order]
+    return events.iloc[order].reset_index(drop=True), np.r_[True, code[1:] != code[:-1]]
 
 
 def time_curves(
@@ -77,13 +78,17 @@ def time_curves(
     columns = [*keys, "metric", "elapsed_hours", "rate_pct", "runs"]
     if runs.empty:
         return pd.DataFrame(columns=columns)
-    events = _events(runs, snapshots, keys, metrics)  # grouped by run, in time order
+    events, first_of_trial = _events(runs, snapshots, keys, metrics)  # by run, in time order
     if grid_seconds is None:
         grid_seconds = time_grid(events["elapsed_seconds"].max() if len(events) else 0.0)
     grid = np.asarray(grid_seconds, dtype=float)
     bins = np.searchsorted(grid, events["elapsed_seconds"].to_numpy(), side="left")
-    first_of_trial = events["trial_id"].ne(events["trial_id"].shift()).to_numpy()
     run_counts = runs.groupby(keys, observed=True).size()
+    # Each event's group as a row of run_counts, so that the changes of state are summed
+    # per group × bin with one bincount (not a groupby per metric).
+    group = run_counts.index.get_indexer(pd.MultiIndex.from_frame(events[keys]))
+    cell = group * len(grid) + bins
+    in_grid = bins < len(grid)
     frames = []
     for metric in metrics:
         state = events[metric].to_numpy(dtype=bool)
@@ -93,19 +98,13 @@ def time_curves(
             )
         previous = np.concatenate(([False], state[:-1]))
         previous[first_of_trial] = False
-        delta = pd.Series(state.astype(np.int64) - previous.astype(np.int64), index=events.index)
-        changes = (
-            events[keys]
-            .assign(_bin=bins, _delta=delta)
-            .loc[lambda frame: (frame["_delta"] != 0) & (frame["_bin"] < len(grid))]
+        delta = state.astype(np.int64) - previous.astype(np.int64)
+        changed = in_grid & (delta != 0)
+        sums = np.bincount(
+            cell[changed], weights=delta[changed], minlength=len(run_counts) * len(grid)
         )
-        per_bin = (
-            changes.groupby([*keys, "_bin"], observed=True)["_delta"]
-            .sum()
-            .unstack("_bin")
-            .reindex(index=run_counts.index, columns=range(len(grid)))
-            .fillna(0)
-            .cumsum(axis=1)
+        per_bin = pd.DataFrame(
+            sums.reshape(len(run_counts), len(grid)).cumsum(axis=1), index=run_counts.index
         )
         rate = per_bin.div(run_counts, axis=0) * 100.0
         rate.columns = grid / HOUR

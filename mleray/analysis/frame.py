@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
 
 from mleray import results as results_store
 from mleray.errors import MlerayError
@@ -76,12 +77,23 @@ def load_attempts(results_dir: str | Path) -> pd.DataFrame:
     """Every recorded attempt, with `final` True for rows of `<results>/trials/` and False
     for retried or abandoned attempts (which count only towards GPU-hours).
 
-    One read of the store (`mleray.results.load_attempts`) serves both; `final_trials`
-    then keeps each trial's latest final attempt, as `mleray.results.load` does.
+    One read of the store serves both; `final_trials` then keeps each trial's latest final
+    attempt, as `mleray.results.load` does. Only the columns the report uses are read;
+    the model is filled in (`NO_MODEL`), and the group keys are categorical: a groupby on
+    a million string keys spends most of its time hashing them again each time.
     """
-    attempts = results_store.load_attempts(results_dir)
-    if "final" not in attempts.columns:
-        attempts = attempts.assign(final=True)
+    table = results_store.read_attempts_table(results_dir, READ_COLUMNS)
+    for name in CATEGORY_COLUMNS:
+        column = table.column(name)
+        if name == "model":
+            column = pc.fill_null(column, NO_MODEL)
+        table = table.set_column(
+            table.schema.get_field_index(name), name, column.dictionary_encode()
+        )
+    attempts = table.to_pandas()
+    for name in CATEGORY_COLUMNS:  # sorted, so that groups come out in the order strings would
+        categories = attempts[name].cat.categories
+        attempts[name] = attempts[name].cat.reorder_categories(sorted(categories))
     return attempts
 
 
@@ -119,14 +131,22 @@ ANALYSIS_COLUMNS = [
 ]
 
 
+# What `load_attempts` reads: the analysis columns and the model gateway's usage.
+READ_COLUMNS = [*ANALYSIS_COLUMNS, "model_requests", "total_tokens", "dollars"]
+CATEGORY_COLUMNS = ["competition_id", "agent", "model"]
+
+
 def final_trials(trials: pd.DataFrame) -> pd.DataFrame:
     """One row per trial_id (its highest attempt: a retried trial's final word), with the
     model filled in so that groupby keeps model-less agents."""
     trials = trials[[c for c in trials.columns if c in ANALYSIS_COLUMNS or c == "split"]]
-    if trials["trial_id"].duplicated().any():  # sorting a million ids is the slow part
+    if not trials["trial_id"].is_unique:  # sorting a million ids is the slow part
         trials = trials.sort_values(["trial_id", "attempt", "finished_at"], kind="stable")
         trials = trials.drop_duplicates("trial_id", keep="last")
-    return trials.reset_index(drop=True).assign(model=trials["model"].fillna(NO_MODEL).to_numpy())
+    trials = trials.reset_index(drop=True)
+    if trials["model"].isna().any():  # (`load_attempts` has filled it in already)
+        trials = trials.assign(model=trials["model"].astype(object).fillna(NO_MODEL))
+    return trials
 
 
 def runs_frame(trials: pd.DataFrame) -> pd.DataFrame:

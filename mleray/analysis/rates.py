@@ -106,15 +106,17 @@ def incomplete_seeds(
     ]
     if lacking.empty:
         return pd.DataFrame(columns=columns)
-    grid = lacking[[*keys, "seed"]].merge(
-        pd.DataFrame({"competition_id": expected_competitions}), how="cross"
-    )
-    present = runs[[*keys, "seed", "competition_id"]].assign(_present=True)
-    grid = grid.merge(present, on=[*keys, "seed", "competition_id"], how="left")
-    absent = grid.loc[grid["_present"].isna()].sort_values([*keys, "seed", "competition_id"])
-    first = ~absent.duplicated([*keys, "seed"]).to_numpy()
-    names = np.split(absent["competition_id"].to_numpy(), np.flatnonzero(first)[1:])
-    missing = absent.loc[first, [*keys, "seed"]].assign(missing=[list(n) for n in names])
-    table = lacking.merge(missing, on=[*keys, "seed"], how="left")
-    table["missing"] = table["missing"].apply(lambda ids: ids if isinstance(ids, list) else [])
+    lacking = lacking.reset_index(drop=True)
+    # A presence grid, incomplete seeds × expected competitions, filled from the runs'
+    # positions in both (a join of the runs against every seed × competition pair takes
+    # seconds on a million runs).
+    cell = [*keys, "seed"]
+    row = pd.MultiIndex.from_frame(lacking[cell]).get_indexer(pd.MultiIndex.from_frame(runs[cell]))
+    names = sorted(set(expected_competitions))
+    column = pd.Categorical(runs["competition_id"], categories=names).codes
+    found = (row >= 0) & (column >= 0)
+    present = np.zeros((len(lacking), len(names)), dtype=bool)
+    present[row[found], column[found]] = True
+    names = np.asarray(names, dtype=object)
+    table = lacking.assign(missing=[names[~seen].tolist() for seen in present])
     return table[columns].reset_index(drop=True)

@@ -21,7 +21,6 @@ import pandas as pd
 from mleray.analysis import bootstrap, curves, missing, rates, scores
 from mleray.analysis.frame import (
     GROUP_KEYS,
-    NO_MODEL,
     NOT_RUN_STATUSES,
     PASS_METRICS,
     ReportError,
@@ -155,9 +154,9 @@ def _read(results_dir: Path, splits: list[str]) -> _Frames:
         if not inside.all()
         else []
     )
-    attempts = all_attempts.loc[inside]
-    attempts = attempts.assign(model=attempts["model"].fillna(NO_MODEL))
-    final_rows = attempts.loc[attempts["final"].eq(True)]
+    attempts = all_attempts if inside.all() else all_attempts.loc[inside]
+    final = attempts["final"].eq(True)
+    final_rows = attempts if final.all() else attempts.loc[final]
     trials = final_trials(final_rows)
     if len(attempts) > len(final_rows):
         notes.append(
@@ -172,7 +171,8 @@ def _read(results_dir: Path, splits: list[str]) -> _Frames:
     all_runs = runs_frame(trials)
     runs, duplicates = one_run_per_cell(all_runs, GROUP_KEYS)
     # Sweeps of one agent at several GPU shares share cells; the hardware table compares them.
-    by_share, _ = one_run_per_cell(all_runs, [*GROUP_KEYS, "gpu_share"])
+    # (with no cell shared, none is shared once the GPU share is a key too)
+    by_share = one_run_per_cell(all_runs, [*GROUP_KEYS, "gpu_share"])[0] if duplicates else runs
     if duplicates:
         notes.append(
             f"{duplicates} runs share a group, competition and seed with a later "

@@ -4,7 +4,7 @@
 - `schema`: the Arrow schemas, by column group, and `grade_columns`;
 - `rows`: trial and snapshot rows built from an outcome and its grades;
 - `writer`: atomic files, the folder lock (`exclusive`), `ResultWriter`;
-- `reader`: `load`, `load_attempts`, `load_snapshots`, and what a rerun needs to know.
+- `reader`: `load`, `load_attempts` (and `read_attempts_table`, its Arrow form), `load_snapshots`, and what a rerun needs to know.
 
 Everything a caller needs is importable from `mleray.results` itself.
 """
@@ -25,6 +25,7 @@ from mleray.results.reader import (
     load,
     load_attempts,
     load_snapshots,
+    read_attempts_table,
     read_trial_file,
 )
 from mleray.results.rows import build_snapshot_row, build_trial_row
@@ -66,6 +67,7 @@ __all__ = [
     "load",
     "load_attempts",
     "load_snapshots",
+    "read_attempts_table",
     "read_trial_file",
     "write_atomic",
 ]

@@ -113,11 +113,22 @@ def load(results_dir: str | os.PathLike) -> pd.DataFrame:
 
 def load_attempts(results_dir: str | os.PathLike) -> pd.DataFrame:
     """Every recorded attempt, final or not (for accounting), with a `final` column."""
+    return read_attempts_table(results_dir).to_pandas()
+
+
+def read_attempts_table(
+    results_dir: str | os.PathLike, columns: list[str] | None = None
+) -> pa.Table:
+    """`load_attempts` as an Arrow table of `columns` (all of TRIAL_SCHEMA by default) and
+    `final`: reading only what is needed, and converting once, is what keeps a report on
+    a million rows fast."""
     root = existing_results_folder(results_dir)
-    final = _read_folder(root / TRIALS, TRIAL_SCHEMA).to_pandas().assign(final=True)
-    other = _read_folder(root / ATTEMPTS, TRIAL_SCHEMA).to_pandas().assign(final=False)
-    frames = [f for f in (final, other) if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else final
+    tables = []
+    for folder, final in ((TRIALS, True), (ATTEMPTS, False)):
+        table = _read_folder(root / folder, TRIAL_SCHEMA, columns)
+        flags = pa.array([final] * table.num_rows, pa.bool_())
+        tables.append(table.append_column("final", flags))
+    return pa.concat_tables(tables)
 
 
 def load_snapshots(results_dir: str | os.PathLike) -> pd.DataFrame:
@@ -126,7 +137,9 @@ def load_snapshots(results_dir: str | os.PathLike) -> pd.DataFrame:
     snaps = _read_folder(root / SNAPSHOTS, SNAPSHOT_SCHEMA).to_pandas()
     if not len(snaps):
         return snaps
-    finals = load(root)[["trial_id", "attempt"]]
+    columns = ["trial_id", "attempt", "finished_at", "status"]  # what _latest_per_trial needs
+    finals = _read_folder(root / TRIALS, TRIAL_SCHEMA, columns).to_pandas()
+    finals = _latest_per_trial(finals)[["trial_id", "attempt"]] if len(finals) else finals
     snaps = snaps.merge(finals, on=["trial_id", "attempt"], how="inner")
     return snaps.sort_values(["trial_id", "elapsed_seconds"], kind="stable").reset_index(drop=True)
 
