@@ -152,14 +152,18 @@ def final_trials(trials: pd.DataFrame) -> pd.DataFrame:
 def runs_frame(trials: pd.DataFrame) -> pd.DataFrame:
     """The trials that ran (from `final_trials`), with boolean metric columns taken from
     their grades whatever their exit status (null, i.e. ungraded, means False)."""
-    runs = trials.loc[~trials["status"].isin(NOT_RUN_STATUSES)].copy()
-    for column in SEED_METRICS:  # .eq(True): null (ungraded) and NaN both mean "no"
-        runs[column] = runs[column].eq(True).to_numpy()
+    ran = ~trials["status"].isin(NOT_RUN_STATUSES)
+    runs = (trials if ran.all() else trials.loc[ran]).reset_index(drop=True)
+    # .eq(True): null (ungraded) and NaN both mean "no"
+    metrics = {column: runs[column].eq(True).to_numpy() for column in SEED_METRICS}
     # As MLE-bench does: a medal is any of gold, silver, bronze.
-    runs["any_medal"] = runs[["any_medal", "gold_medal", "silver_medal", "bronze_medal"]].any(
-        axis=1
+    metrics["any_medal"] = (
+        metrics["any_medal"]
+        | metrics["gold_medal"]
+        | metrics["silver_medal"]
+        | metrics["bronze_medal"]
     )
-    return runs.reset_index(drop=True)
+    return runs.assign(**metrics)
 
 
 def one_run_per_cell(runs: pd.DataFrame, keys: list[str]) -> tuple[pd.DataFrame, int]:

@@ -94,6 +94,8 @@ def records(frame: pd.DataFrame) -> list[dict]:
     columns = []
     for name in frame.columns:
         column = frame[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):  # group keys: as their strings
+            column = column.astype(column.cat.categories.dtype)
         if pd.api.types.is_float_dtype(column.dtype):
             finite = np.isfinite(column.to_numpy(dtype=float, na_value=np.nan))
             values = [v if ok else None for v, ok in zip(column.tolist(), finite.tolist())]
