@@ -15,6 +15,7 @@ matplotlib.use("Agg")  # files only: no display on clusters and CI
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from mleray.analysis.curves import display_unit  # noqa: E402
@@ -28,8 +29,11 @@ DPI = 110
 
 
 def _save(figure, path: Path) -> Path:
+    # Laid out and drawn once, at the final dpi, straight to an Agg canvas: `savefig`
+    # draws the figure a second time (a layout pass) before rendering it.
+    figure.set_dpi(DPI)
     figure.tight_layout()
-    figure.savefig(path, dpi=DPI)
+    FigureCanvasAgg(figure).print_png(path)
     plt.close(figure)
     return path
 
