@@ -57,7 +57,7 @@ def fast_predictions(
         return None
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
-    plus = data.count(b"+")
+    plus = data.count(b"+") if b"+" in data else 0  # (`in` finds none without counting)
     if plus and plus != data.count(b"e+") + data.count(b"E+"):
         return None  # a '+' leading a number: pandas rounds those differently
     table = _parse(data, id_column, targets)

@@ -9,7 +9,6 @@ leaderboard or config broken) raises NotPreparedError / SpecError.
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import os
 import warnings
@@ -23,6 +22,7 @@ import pandas as pd
 from mleray.competition import Competition
 from mleray.errors import NotPreparedError, SpecError
 from mleray.grading import validate
+from mleray.grading.content_key import content_digest
 from mleray.grading.custom import load_answers, load_grader, run_grader
 from mleray.grading.fast_csv import AnswerIds, answer_ids, fast_predictions
 from mleray.grading.medals import (
@@ -135,7 +135,7 @@ def _scorer(competition: Competition, metric: Metric | None):
     max_bytes = max(MAX_SUBMISSION_BYTES, validate.SIZE_FACTOR * answers_path.stat().st_size)
     if competition.grader:
         load_grader(competition.grader, Path(competition.root))  # a broken grader is a config error
-        answers = _grader_answers(answers_path, _content_digest(answers_path))
+        answers = _grader_answers(answers_path, content_digest(answers_path))
 
         def score_with_grader(path: Path) -> float:
             text = validate.read_text(path, max_bytes)
@@ -147,26 +147,17 @@ def _scorer(competition: Competition, metric: Metric | None):
     parsed = load_metric_answers(competition, metric)
 
     def score_with_metric(path: Path) -> float:
-        text = validate.read_text(path, max_bytes)
+        data = validate.read_utf8(path, max_bytes)
         y_pred = fast_predictions(  # a well-formed file, without a Python object per cell
-            text.encode(), metric, parsed.id_column, parsed.target_columns, parsed.fast_ids
+            data, metric, parsed.id_column, parsed.target_columns, parsed.fast_ids
         )
         if y_pred is not None:
             return _score(metric, parsed.y_true, y_pred, str(path))
-        frame = validate.parse_csv(text, str(path), validate.column_cap(len(parsed.frame.columns)))
+        text, columns = data.decode("utf-8"), validate.column_cap(len(parsed.frame.columns))
+        frame = validate.parse_csv(text, str(path), columns)
         return score_frame(metric, parsed, frame, str(path))
 
     return score_with_metric
-
-
-def _content_digest(path: Path) -> str:
-    """Answers are parsed once per content (a trial's snapshots all grade against them);
-    keyed by a digest, not mtime, which is too coarse to see a rewrite in the same tick."""
-    digest = hashlib.blake2b()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=4)
@@ -175,7 +166,7 @@ def _grader_answers(path: Path, content_digest: str):
 
 
 def load_metric_answers(competition: Competition, metric: Metric) -> Answers:
-    return _parse_metric_answers(competition, metric, _content_digest(competition.answers_path))
+    return _parse_metric_answers(competition, metric, content_digest(competition.answers_path))
 
 
 @functools.lru_cache(maxsize=4)
