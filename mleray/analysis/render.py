@@ -19,7 +19,6 @@ from mleray.analysis.frame import (
     group_labels,
     row_label,
 )
-from mleray.analysis.plots import write_plots
 from mleray.analysis.render_models import (
     MD_HEADERS,
     TERMINAL_HEADERS,
@@ -291,6 +290,8 @@ def to_markdown(report, plots: list[Path] | None = None) -> str:
 
 def write_report(report, out_dir: str | Path) -> list[Path]:
     """report.md, report.json and the PNGs into `out_dir`; returns every path written."""
+    from mleray.analysis.plots import write_plots  # matplotlib: only when writing files
+
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
