@@ -45,14 +45,13 @@ def test_an_old_file_is_hashed_once_and_a_rewrite_is_seen(tmp_path, monkeypatch)
     assert content_key.content_digest(path) != first and opened == [path]
 
 
-def test_read_utf8_checks_as_read_text_does(tmp_path):
+def test_read_text_strips_a_bom_and_names_a_bad_byte_or_an_empty_file(tmp_path):
     path = tmp_path / "s.csv"
     path.write_bytes(b"\xef\xbb\xbfid,y\n1,\xc3\xa9\n")
-    assert validate.read_utf8(path) == "id,y\n1,é\n".encode()
     assert validate.read_text(path) == "id,y\n1,é\n"
     path.write_bytes(b"id,y\n1,\xff\n")
     with pytest.raises(SubmissionError, match=r"not UTF-8 text \(invalid byte at offset 7\)"):
-        validate.read_utf8(path)
+        validate.read_text(path)
     path.write_bytes(b" \n\t\r\n")
     with pytest.raises(SubmissionError, match="empty file"):
-        validate.read_utf8(path)
+        validate.read_text(path)

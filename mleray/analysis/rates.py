@@ -113,7 +113,7 @@ def incomplete_seeds(
     cell = [*keys, "seed"]
     row = pd.MultiIndex.from_frame(lacking[cell]).get_indexer(pd.MultiIndex.from_frame(runs[cell]))
     names = sorted(set(expected_competitions))
-    column = pd.Categorical(runs["competition_id"], categories=names).codes
+    column = pd.Index(names).get_indexer(runs["competition_id"])  # -1: not expected
     found = (row >= 0) & (column >= 0)
     present = np.zeros((len(lacking), len(names)), dtype=bool)
     present[row[found], column[found]] = True

@@ -147,14 +147,13 @@ def _scorer(competition: Competition, metric: Metric | None):
     parsed = load_metric_answers(competition, metric)
 
     def score_with_metric(path: Path) -> float:
-        data = validate.read_utf8(path, max_bytes)
+        text = validate.read_text(path, max_bytes)
         y_pred = fast_predictions(  # a well-formed file, without a Python object per cell
-            data, metric, parsed.id_column, parsed.target_columns, parsed.fast_ids
+            text.encode(), metric, parsed.id_column, parsed.target_columns, parsed.fast_ids
         )
         if y_pred is not None:
             return _score(metric, parsed.y_true, y_pred, str(path))
-        text, columns = data.decode("utf-8"), validate.column_cap(len(parsed.frame.columns))
-        frame = validate.parse_csv(text, str(path), columns)
+        frame = validate.parse_csv(text, str(path), validate.column_cap(len(parsed.frame.columns)))
         return score_frame(metric, parsed, frame, str(path))
 
     return score_with_metric

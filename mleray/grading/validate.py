@@ -30,7 +30,6 @@ import pandas as pd
 # unread: it cannot be an honest answer and would only cost the grader memory.
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 SIZE_FACTOR = 10
-UTF8_BOM = b"\xef\xbb\xbf"
 MAX_COLUMNS = 10_000  # or twice the reference's columns, if more
 _SHOWN = 5  # how many offending ids/values an error message lists
 _QUOTED_CHARS = 60  # how much of one id/value an error message shows
@@ -59,12 +58,6 @@ def read_text(path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
 
     Symlinks are refused: submissions are copied out of containers, and following a link
     would let an agent point the grader at any file on the host."""
-    return read_utf8(path, max_bytes).decode("utf-8")
-
-
-def read_utf8(path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """`read_text`'s checks, returning the bytes (without a byte-order mark): what the
-    fast CSV path parses, without decoding a million rows only to encode them again."""
     path = os.fspath(path)
     try:
         info = os.lstat(path)
@@ -87,16 +80,12 @@ def read_utf8(path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         raise SubmissionError(f"{path}: is UTF-16 text; save it as UTF-8")
     if b"\x00" in data:
         raise SubmissionError(f"{path}: contains NUL bytes: binary data, not a CSV file")
-    data = data.removeprefix(UTF8_BOM)  # a UTF-8 byte-order mark is harmless
-    if data.isascii():  # ASCII is UTF-8: no need to decode to know
-        return data
     try:
-        data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a UTF-8 byte-order mark is harmless
     except UnicodeDecodeError as exc:
         raise SubmissionError(
             f"{path}: not UTF-8 text (invalid byte at offset {exc.start})"
         ) from None
-    return data
 
 
 def _read_capped(path: str, max_bytes: int) -> bytes:
