@@ -26,6 +26,7 @@ from mleray.results import (
     load,
     load_attempts,
     load_snapshots,
+    scan_final_trials,
 )
 from mleray.results.model_columns import MODELS
 from tests.helpers.results import T0, make_outcome, make_report, make_trials, write_final
@@ -86,6 +87,32 @@ def test_a_foreign_parquet_file_is_skipped_not_read_as_null_rows(tmp_path):
     assert df["trial_id"].tolist() == [trial.trial_id]
     with pytest.warns(UserWarning, match="not an mleray result file"):
         assert final_trial_ids(tmp_path) == {trial.trial_id}
+
+
+def test_a_second_scan_reads_only_new_trial_files(tmp_path, monkeypatch):
+    from mleray.results import reader
+
+    first, second, third = make_trials(3)
+    write_final(tmp_path, first, make_outcome(first))
+    write_final(tmp_path, second, make_outcome(second, status="infra_error"))
+    scan = scan_final_trials(tmp_path)
+    assert scan.ids == {first.trial_id}
+    read = []
+    real = reader._read_folder
+    monkeypatch.setattr(
+        reader,
+        "_read_folder",
+        lambda *a, **k: read.append(a[3] if len(a) > 3 else None) or real(*a, **k),
+    )
+    assert scan_final_trials(tmp_path, since=scan) == scan and read == [frozenset()]
+    write_final(tmp_path, third, make_outcome(third))
+    later = scan_final_trials(tmp_path, since=scan)
+    assert read[-1] == {f"{third.trial_id}-1.parquet"}
+    assert later.ids == {first.trial_id, third.trial_id} and later == scan_final_trials(tmp_path)
+    # a rerun completing an infra_error trial retires its file: a file gone, a full read
+    write_final(tmp_path, second, make_outcome(second, attempt=2))
+    last = scan_final_trials(tmp_path, since=later)
+    assert read[-1] is None and last.ids == {first.trial_id, second.trial_id, third.trial_id}
 
 
 def test_a_file_given_as_results_folder_is_one_line_error(tmp_path):

@@ -24,7 +24,7 @@ from mleray.driver.preflight import Preflight, check_graders_on_answers_node, pr
 from mleray.errors import FailureKind
 from mleray.ledger import record_capacity
 from mleray.plan import Trial, pending_trials, plan_trials
-from mleray.results import ResultWriter, attempts_so_far, exclusive, final_trial_ids
+from mleray.results import ResultWriter, attempts_so_far, exclusive, scan_final_trials
 from mleray.spec import SweepSpec
 
 if TYPE_CHECKING:
@@ -57,7 +57,8 @@ def run_sweep(
     started = time.monotonic()
     results = Path(results_dir) if results_dir is not None else spec.results_dir
     trials = plan_trials(spec, results)
-    todo = pending_trials(trials, final_trial_ids(results))
+    final = scan_final_trials(results)
+    todo = pending_trials(trials, final.ids)
     summary = SweepSummary(
         sweep=spec.name,
         results_dir=results,
@@ -70,8 +71,8 @@ def run_sweep(
     if not todo:
         return summary
     with exclusive(results):
-        # again, now that no other driver can write
-        todo = pending_trials(trials, final_trial_ids(results))
+        # again, now that no other driver can write (reading only files new since)
+        todo = pending_trials(trials, scan_final_trials(results, since=final).ids)
         summary = replace(summary, skipped=len(trials) - len(todo))
         if not todo:
             return summary

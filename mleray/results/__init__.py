@@ -19,6 +19,7 @@ from mleray.results.layout import (
     TRIALS,
 )
 from mleray.results.reader import (
+    FinalTrials,
     attempts_so_far,
     existing_results_folder,
     final_trial_ids,
@@ -27,6 +28,7 @@ from mleray.results.reader import (
     load_snapshots,
     read_attempts_table,
     read_trial_file,
+    scan_final_trials,
 )
 from mleray.results.rows import build_snapshot_row, build_trial_row
 from mleray.results.schema import (
@@ -56,6 +58,7 @@ __all__ = [
     "TRIALS",
     "TRIAL_SCHEMA",
     "VERSIONS",
+    "FinalTrials",
     "ResultWriter",
     "attempts_so_far",
     "build_snapshot_row",
@@ -69,5 +72,6 @@ __all__ = [
     "load_snapshots",
     "read_attempts_table",
     "read_trial_file",
+    "scan_final_trials",
     "write_atomic",
 ]

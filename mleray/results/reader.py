@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Set
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -27,20 +29,28 @@ from mleray.results.layout import (
 from mleray.results.schema import SNAPSHOT_SCHEMA, TRIAL_SCHEMA
 
 
-def _read_folder(folder: Path, schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:
-    """All Parquet files under `folder` as one table; unreadable files are skipped, loudly."""
+def _read_folder(
+    folder: Path,
+    schema: pa.Schema,
+    columns: list[str] | None = None,
+    names: Set[str] | None = None,
+) -> pa.Table:
+    """All Parquet files under `folder` (or only those `names`) as one table; unreadable
+    files are skipped, loudly."""
     empty = schema.empty_table()
-    if not folder.is_dir():
+    if not folder.is_dir() or names is not None and not names:
         return empty.select(columns) if columns else empty
     required = [f.name for f in schema if not f.nullable and (columns is None or f.name in columns)]
+    paths = None if names is None else sorted(folder / name for name in names)
+    source = folder if paths is None else [str(path) for path in paths]
     try:
-        table = ds.dataset(folder, format="parquet", schema=schema).to_table(columns=columns)
+        table = ds.dataset(source, format="parquet", schema=schema).to_table(columns=columns)
         if not any(table.column(name).null_count for name in required):
             return table
     except (pa.ArrowException, OSError):
         pass  # one bad file: fall back to reading file by file
     tables = []
-    for path in sorted(folder.glob("*.parquet")):
+    for path in sorted(folder.glob("*.parquet")) if paths is None else paths:
         if is_hidden(path.name):
             continue
         try:
@@ -66,9 +76,41 @@ def read_trial_file(path: Path) -> dict:
 
 def final_trial_ids(results_dir: str | os.PathLike) -> set[str]:
     """Trials with a final row that a rerun must not repeat (anything but infra_error)."""
-    table = _read_folder(Path(results_dir) / TRIALS, TRIAL_SCHEMA, ["trial_id", "status"])
+    return set(scan_final_trials(results_dir).ids)
+
+
+@dataclass(frozen=True)
+class FinalTrials:
+    """What `scan_final_trials` read: the trial files' names and the ids final in them."""
+
+    names: frozenset[str]
+    ids: frozenset[str]
+
+
+def scan_final_trials(
+    results_dir: str | os.PathLike, since: FinalTrials | None = None
+) -> FinalTrials:
+    """`final_trial_ids`, reading only the trial files that are new since an earlier scan:
+    a trial file's id and status never change once written (a regrade rewrites grades
+    only), so the driver's second scan, under the lock, is a listing of the folder (a
+    full read costs 0.4 ms a file: 40 s at 100,000 trials). A file gone since means a
+    full read."""
+    folder = Path(results_dir) / TRIALS
+    names = frozenset(
+        entry.name
+        for entry in (os.scandir(folder) if folder.is_dir() else ())
+        if entry.name.endswith(".parquet") and not is_hidden(entry.name)
+    )
+    if since is not None and since.names <= names:
+        new = _final_ids(_read_folder(folder, TRIAL_SCHEMA, ["trial_id", "status"], names - since.names))
+        return FinalTrials(names, since.ids | new)
+    return FinalTrials(names, _final_ids(_read_folder(folder, TRIAL_SCHEMA, ["trial_id", "status"])))
+
+
+def _final_ids(table: pa.Table) -> frozenset[str]:
     ids, statuses = table.column("trial_id").to_pylist(), table.column("status").to_pylist()
-    return {tid for tid, status in zip(ids, statuses) if status != FailureKind.INFRA_ERROR.value}
+    skip = FailureKind.INFRA_ERROR.value
+    return frozenset(tid for tid, status in zip(ids, statuses) if status != skip)
 
 
 def attempts_so_far(results_dir: str | os.PathLike) -> dict[str, int]:
