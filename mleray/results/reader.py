@@ -101,10 +101,11 @@ def scan_final_trials(
         for entry in (os.scandir(folder) if folder.is_dir() else ())
         if entry.name.endswith(".parquet") and not is_hidden(entry.name)
     )
+    columns = ["trial_id", "status"]
     if since is not None and since.names <= names:
-        new = _final_ids(_read_folder(folder, TRIAL_SCHEMA, ["trial_id", "status"], names - since.names))
-        return FinalTrials(names, since.ids | new)
-    return FinalTrials(names, _final_ids(_read_folder(folder, TRIAL_SCHEMA, ["trial_id", "status"])))
+        new = _read_folder(folder, TRIAL_SCHEMA, columns, names - since.names)
+        return FinalTrials(names, since.ids | _final_ids(new))
+    return FinalTrials(names, _final_ids(_read_folder(folder, TRIAL_SCHEMA, columns)))
 
 
 def _final_ids(table: pa.Table) -> frozenset[str]:
