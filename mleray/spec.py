@@ -42,7 +42,7 @@ from typing import Any
 from mleray import spec_limits as limits
 from mleray.bounded_yaml import load_yaml_file
 from mleray.errors import MlerayError, SpecError
-from mleray.spec_limits import check_gpu_share, parse_memory, shown  # noqa: F401 (re-exported)
+from mleray.spec_limits import shown
 from mleray.spec_models import ModelEntry, models_as_written, parse_models
 from mleray.spec_resources import Resources, parse_resources
 
@@ -162,7 +162,7 @@ def spec_from_dict(raw: Any, *, source: str = "<spec>", check: bool = True) -> S
     resources = {} if raw.get("resources") is None else raw["resources"]
     sweep_resources = parse_resources(source, "resources", resources)
     time_limit = _seconds(source, raw, "time_limit", 600.0)
-    agents = _agents(source, raw.get("agents"), resources, (sweep_resources, time_limit))
+    agents = _agents(source, raw.get("agents"), resources)
     seeds = _seeds(source, raw.get("seeds", 1))
     trials = len(competitions) * sum(len(a.models) for a in agents) * len(seeds)
     if trials > limits.MAX_TRIALS:
@@ -185,6 +185,7 @@ def spec_from_dict(raw: Any, *, source: str = "<spec>", check: bool = True) -> S
         split=raw.get("split"),
         source=source,
     )
+    _check_repeats(spec)
     if check:  # last: the registry is slow to search, and a bad shape needs no search
         _check_competitions(source, competitions, paths)
         _check_agents(source, agents)
@@ -259,34 +260,33 @@ def _check_competitions(source: str, ids: tuple[str, ...], paths: list[str]) -> 
             raise SpecError(f"{source}: field `competitions[{i}]`: {exc}") from None
 
 
-def _agents(
-    source: str, value: Any, resources: dict, sweeps: tuple[Resources, float]
-) -> tuple[AgentSpec, ...]:
-    """`resources`: the sweep's mapping (checked), which agents' own override; `sweeps`:
-    the sweep's resources and time limit, what an agent without its own runs with."""
+def _agents(source: str, value: Any, resources: dict) -> tuple[AgentSpec, ...]:
+    """`resources`: the sweep's mapping (checked), which agents' own override."""
     if not isinstance(value, list) or not value:
         raise SpecError(f"{source}: field `agents` must be a non-empty list")
     limits.count(source, "agents", value, limits.MAX_AGENTS)
-    agents, runs = [], {}
-    for i, entry in enumerate(value):
-        agent = _agent(source, f"agents[{i}]", entry, resources)
-        for model in agent.models:  # the same name, kwargs, model and limits would run twice
-            # by what it runs with: an agent's own limit equal to the sweep's is no other run
+    return tuple(_agent(source, f"agents[{i}]", entry, resources) for i, entry in enumerate(value))
+
+
+def _check_repeats(spec: SweepSpec) -> None:
+    """The same name, kwargs, model, resources and time limit would run twice. Compared by
+    what each runs with: an agent's own limit equal to the sweep's is no other run."""
+    runs = {}
+    for i, agent in enumerate(spec.agents):
+        for model in agent.models:
             run = (
                 agent.name,
                 agent.kwargs_json,
                 model,
-                agent.resources or sweeps[0],
-                sweeps[1] if agent.time_limit is None else agent.time_limit,
+                spec.resources_of(agent),
+                spec.time_limit_of(agent),
             )
             if run in runs:
                 raise SpecError(
-                    f"{source}: field `agents[{i}]` repeats agents[{runs[run]}] (same name, "
-                    f"kwargs, resources, time limit and model {shown(model)})"
+                    f"{spec.source}: field `agents[{i}]` repeats agents[{runs[run]}] (same "
+                    f"name, kwargs, resources, time limit and model {shown(model)})"
                 )
             runs[run] = i
-        agents.append(agent)
-    return tuple(agents)
 
 
 def _agent(source: str, where: str, entry: Any, resources: dict) -> AgentSpec:

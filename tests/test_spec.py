@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from mleray.errors import SpecError
-from mleray.spec import check_gpu_share, load_spec, parse_memory, spec_from_dict
+from mleray.spec import load_spec, spec_from_dict
+from mleray.spec_limits import check_gpu_share, parse_memory
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
