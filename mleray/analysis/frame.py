@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.compute as pc
 
 from mleray import results as results_store
 from mleray.errors import MlerayError
@@ -82,18 +81,10 @@ def load_attempts(results_dir: str | Path) -> pd.DataFrame:
     the model is filled in (`NO_MODEL`), and the group keys are categorical: a groupby on
     a million string keys spends most of its time hashing them again each time.
     """
-    table = results_store.read_attempts_table(results_dir, READ_COLUMNS)
-    for name in CATEGORY_COLUMNS:
-        column = table.column(name)
-        if name == "model":
-            column = pc.fill_null(column, NO_MODEL)
-        table = table.set_column(
-            table.schema.get_field_index(name), name, column.dictionary_encode()
-        )
-    attempts = table.to_pandas()
-    for name in CATEGORY_COLUMNS:  # sorted, so that groups come out in the order strings would
-        categories = attempts[name].cat.categories
-        attempts[name] = attempts[name].cat.reorder_categories(sorted(categories))
+    attempts = results_store.read_attempts_table(results_dir, READ_COLUMNS).to_pandas()
+    attempts["model"] = attempts["model"].fillna(NO_MODEL)
+    for name in CATEGORY_COLUMNS:  # sorted categories: groups come out as strings' would
+        attempts[name] = attempts[name].astype("category")
     return attempts
 
 

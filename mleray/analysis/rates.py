@@ -117,6 +117,6 @@ def incomplete_seeds(
     found = (row >= 0) & (column >= 0)
     present = np.zeros((len(lacking), len(names)), dtype=bool)
     present[row[found], column[found]] = True
-    names = np.asarray(names, dtype=object)
-    table = lacking.assign(missing=[names[~seen].tolist() for seen in present])
+    labels = np.asarray(names, dtype=object)
+    table = lacking.assign(missing=[labels[~seen].tolist() for seen in present])
     return table[columns].reset_index(drop=True)

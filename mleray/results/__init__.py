@@ -4,7 +4,8 @@
 - `schema`: the Arrow schemas, by column group, and `grade_columns`;
 - `rows`: trial and snapshot rows built from an outcome and its grades;
 - `writer`: atomic files, the folder lock (`exclusive`), `ResultWriter`;
-- `reader`: `load`, `load_attempts` (and `read_attempts_table`, its Arrow form), `load_snapshots`, and what a rerun needs to know.
+- `reader`: `load`, `load_attempts` (and `read_attempts_table`, its Arrow form),
+  `load_snapshots`, and what a rerun needs to know (`scan_final_trials`).
 
 Everything a caller needs is importable from `mleray.results` itself.
 """
