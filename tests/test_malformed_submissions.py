@@ -479,3 +479,17 @@ def test_validate_runs_as_a_module_without_warnings(tmp_path, auc):
         "Submission is valid.",
         "",
     )
+
+
+def test_read_text_strips_a_bom_and_names_a_bad_byte_or_an_empty_file(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_bytes(b"\xef\xbb\xbfid,y\n1,\xc3\xa9\n")
+    assert validate_module.read_text(path) == "id,y\n1,é\n"
+    path.write_bytes(b"id,y\n1,\xff\n")
+    with pytest.raises(
+        validate_module.SubmissionError, match=r"not UTF-8 text \(invalid byte at offset 7\)"
+    ):
+        validate_module.read_text(path)
+    path.write_bytes(b" \n\t\r\n")
+    with pytest.raises(validate_module.SubmissionError, match="empty file"):
+        validate_module.read_text(path)
