@@ -12,6 +12,9 @@ export RAY_AUTH_MODE ?= disabled
 
 install:  ## the package and its test dependencies, editable
 	$(PIP) install -q -e '.[test]'
+	@# bytecode written once: where PYTHONDONTWRITEBYTECODE is set, every process (each
+	@# trial's Ray worker among them) would compile mleray's modules again, ~0.1 CPU-s each
+	$(PYTHON) -m compileall -q mleray
 
 docker:  ## Debian's Docker engine, started when none answers
 	bash scripts/setup-docker.sh
