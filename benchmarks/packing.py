@@ -123,16 +123,20 @@ def run_ray_floor(trials) -> float:
     @ray.remote(max_restarts=0, max_concurrency=2)
     class SleepingTrial:
         def __init__(self, seconds: float) -> None:  # begins as constructed, as mleray's
-            self.ended = threading.Event()
+            self.ended, self.returncode = threading.Event(), None
             threading.Thread(target=self._sleep, args=(seconds,), daemon=True).start()
 
         def _sleep(self, seconds: float) -> None:
-            subprocess.run(["sleep", str(seconds)], check=True)
-            self.end = time.time()
-            self.ended.set()
+            try:
+                self.returncode = subprocess.run(["sleep", str(seconds)]).returncode
+            finally:  # a failed start still ends the wait
+                self.end = time.time()
+                self.ended.set()
 
         def outcome(self) -> float:
             self.ended.wait()
+            if self.returncode != 0:
+                raise RuntimeError(f"ray_floor: sleep ended with {self.returncode}")
             return self.end
 
     start, running, ends = time.time(), {}, []
