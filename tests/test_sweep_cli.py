@@ -34,17 +34,24 @@ def mleray(*args, timeout=180, **kwargs) -> subprocess.CompletedProcess:
 
 
 def start(*args, cwd=None) -> subprocess.Popen:
-    """The CLI in its own session, so the test can find everything it started."""
+    """The CLI in its own session, so the test can find everything it started, taking
+    SIGINT as a terminal's Ctrl-C would reach it even where this test run ignores SIGINT
+    (a background job of a non-interactive shell does, and an ignored SIGINT is inherited:
+    Python then leaves it ignored instead of raising KeyboardInterrupt)."""
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "mleray", *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=cwd,
-        start_new_session=True,
-    )
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # SIG_DFL past exec
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mleray", *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def group_alive(pgid: int) -> bool:
