@@ -101,6 +101,45 @@ def test_run_returns_outcome_as_data_with_placement(ray_one_gpu, builtin_data):
     assert any(n.startswith("logs/") for n in names)
 
 
+def _worker_state(actor) -> dict:
+    """What the actor's own worker process has loaded (Ray's `__ray_call__` runs a
+    function there)."""
+    import sys
+
+    def state(self):
+        import ray.util.serialization_addons as addons
+
+        return {
+            "skipped": self.serialization_addons_skipped,
+            "apply": addons.apply.__name__,
+            "loaded": {name for name in ("pyarrow", "numpy", "pandas") if name in sys.modules},
+        }
+
+    return actor.__ray_call__.remote(state)
+
+
+@pytest.mark.ray
+def test_trial_actor_worker_skips_rays_serialization_addons(ray_one_gpu):
+    # Ray's add-ons import pyarrow and numpy in every worker (~0.15 CPU-s each); a trial
+    # actor moves none of their types, and runs a whole attempt without them.
+    ray = ray_one_gpu
+    actor, ref = start(ray, trial_for("noop"))
+    outcome = ray.get(ref, timeout=120)
+    state = ray.get(_worker_state(actor), timeout=60)
+    ray.kill(actor)
+    assert outcome.status == "completed", outcome.error
+    assert state == {"skipped": True, "apply": "_no_addons", "loaded": set()}
+
+
+def test_importing_worker_addons_outside_an_actor_changes_nothing():
+    import ray.util.serialization_addons as addons
+
+    from mleray.actors import worker_addons
+
+    assert worker_addons.SKIPPED is False and worker_addons.skip_in_actor_worker() is False
+    assert addons.apply.__name__ == "apply"
+
+
 @pytest.mark.ray
 def test_cancel_stops_the_sandbox(ray_one_gpu):
     ray = ray_one_gpu

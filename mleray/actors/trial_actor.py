@@ -24,6 +24,7 @@ from pathlib import Path
 
 import ray
 
+from mleray.actors import worker_addons
 from mleray.actors.outcome import Placement, TrialOutcome
 from mleray.actors.trial_models import TrialModels
 from mleray.errors import FailureKind, InfraError, MlerayError
@@ -47,6 +48,9 @@ class TrialActor:
     caller that the actor is alive (about 0.2 s on a busy node, with the resources held)."""
 
     def __init__(self, trial: Trial, attempt: int) -> None:
+        # Naming the module here is what makes the worker import it as it loads this class,
+        # before `trial` is deserialized: see `worker_addons`.
+        self.serialization_addons_skipped = worker_addons.SKIPPED
         self._cancel = threading.Event()
         self._placed_at = datetime.now(UTC)
         self._outcome: Future[TrialOutcome] = Future()
