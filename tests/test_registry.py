@@ -169,8 +169,26 @@ def test_loading_a_competition_leaves_scikit_learn_unimported():
     assert done.stdout.strip() == "False"
 
 
+def test_checking_a_competition_is_gradable_leaves_scikit_learn_unimported(builtin_data):
+    """The driver's preflight checks every competition's leaderboard against its metric's
+    direction before Ray starts; importing the metrics for that added ~0.8 s to each
+    sweep's start (the driver never grades: remote tasks do)."""
+    probe = (
+        "import sys; from mleray.registry import get_competition;"
+        "from mleray.grading import check_gradable;"
+        "ids = ('breast-cancer-auc', 'diabetes-rmse', 'digits-accuracy');"
+        "[check_gradable(get_competition(c)) for c in ids];"
+        "print('sklearn' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
 def test_metric_names_are_the_metrics_defined():
-    from mleray.grading.metric_names import METRIC_NAMES
-    from mleray.grading.metrics import METRICS
+    from mleray.grading.metric_names import LOWER_IS_BETTER, METRIC_NAMES
+    from mleray.grading.metrics import METRICS, REGISTRY
 
     assert METRIC_NAMES == METRICS
+    assert {name: m.lower_is_better for name, m in REGISTRY.items()} == LOWER_IS_BETTER
+    assert LOWER_IS_BETTER["rmse"] is True and LOWER_IS_BETTER["roc_auc"] is False

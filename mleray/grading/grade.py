@@ -27,9 +27,9 @@ from mleray.grading.custom import load_answers, load_grader, run_grader
 from mleray.grading.fast_csv import AnswerIds, answer_ids, fast_predictions
 from mleray.grading.medals import (
     decide_medals,
-    infer_lower_is_better,
     load_leaderboard,
     medal_thresholds,
+    resolve_lower_is_better,
     round_score,
 )
 from mleray.grading.metrics import Metric, ValueKind, get_metric
@@ -57,9 +57,7 @@ def grade_submission(competition: Competition, submission_path) -> GradeReport:
     """Grade one submission file (None or a missing path: no submission)."""
     leaderboard = load_leaderboard(competition.leaderboard_path)
     metric = get_metric(competition.metric) if competition.metric else None
-    thresholds = medal_thresholds(
-        leaderboard, resolve_lower_is_better(competition, metric, leaderboard)
-    )
+    thresholds = medal_thresholds(leaderboard, resolve_lower_is_better(competition, leaderboard))
     score_file = _scorer(competition, metric)
     exists = submission_path is not None and os.path.lexists(submission_path)
     score, error = None, None
@@ -99,29 +97,6 @@ def build_report(
         error=error,
         graded_at=datetime.now(UTC),
     )
-
-
-def resolve_lower_is_better(
-    competition: Competition, metric: Metric | None, leaderboard: pd.DataFrame
-) -> bool:
-    """The config's direction, else the leaderboard's (MLE-bench's rule); a registry metric
-    that disagrees with either means a mis-sorted leaderboard or a wrong config."""
-    scores = leaderboard["score"]
-    inferred = infer_lower_is_better(leaderboard) if scores.iloc[0] != scores.iloc[-1] else None
-    chosen = competition.lower_is_better if competition.lower_is_better is not None else inferred
-    if metric is not None and chosen is not None and chosen != metric.lower_is_better:
-        source = (
-            "config lower_is_better"
-            if competition.lower_is_better is not None
-            else (f"leaderboard {competition.leaderboard_path} (best first)")
-        )
-        raise SpecError(
-            f"competition {competition.id}: {source} says lower_is_better={chosen}, "
-            f"but metric {metric.name} has lower_is_better={metric.lower_is_better}"
-        )
-    if chosen is None:
-        return metric.lower_is_better if metric is not None else infer_lower_is_better(leaderboard)
-    return chosen
 
 
 def _scorer(competition: Competition, metric: Metric | None):

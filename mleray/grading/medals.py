@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from mleray.competition import Competition
 from mleray.errors import SpecError
+from mleray.grading.metric_names import LOWER_IS_BETTER
 from mleray.grading.report import MedalThresholds
 
 SCORE_DECIMALS = 5
@@ -69,6 +71,29 @@ def infer_lower_is_better(leaderboard: pd.DataFrame) -> bool:
     """MLE-bench's rule: lower is better when the first (best) score is below the last."""
     scores = leaderboard["score"]
     return bool(scores.iloc[0] < scores.iloc[-1])
+
+
+def resolve_lower_is_better(competition: Competition, leaderboard: pd.DataFrame) -> bool:
+    """The config's direction, else the leaderboard's (MLE-bench's rule); a registry metric
+    that disagrees with either means a mis-sorted leaderboard or a wrong config. (The
+    metric's direction comes from its name: checking this needs no scikit-learn.)"""
+    scores = leaderboard["score"]
+    inferred = infer_lower_is_better(leaderboard) if scores.iloc[0] != scores.iloc[-1] else None
+    chosen = competition.lower_is_better if competition.lower_is_better is not None else inferred
+    metric_lower = LOWER_IS_BETTER.get(competition.metric) if competition.metric else None
+    if metric_lower is not None and chosen is not None and chosen != metric_lower:
+        source = (
+            "config lower_is_better"
+            if competition.lower_is_better is not None
+            else (f"leaderboard {competition.leaderboard_path} (best first)")
+        )
+        raise SpecError(
+            f"competition {competition.id}: {source} says lower_is_better={chosen}, "
+            f"but metric {competition.metric} has lower_is_better={metric_lower}"
+        )
+    if chosen is None:
+        return metric_lower if metric_lower is not None else infer_lower_is_better(leaderboard)
+    return chosen
 
 
 def medal_positions(num_teams: int) -> tuple[int, int, int]:

@@ -1,5 +1,6 @@
-"""The metrics registry: each metric's scikit-learn function, its direction, and the values
-it accepts, so grading can reject a bad value with a specific message before scoring.
+"""The metrics registry: each metric's scikit-learn function, its direction (from
+`metric_names`, which needs no scikit-learn), and the values it accepts, so grading can
+reject a bad value with a specific message before scoring.
 
 A metric is called as `metric.score(y_true, y_pred)` on arrays aligned by id: 1-D for one
 target column, 2-D (rows x target columns) for several (one column per class for
@@ -16,6 +17,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from mleray.errors import SpecError
+from mleray.grading.metric_names import LOWER_IS_BETTER as LOWER
 
 
 class ValueKind(str, Enum):
@@ -59,14 +61,16 @@ def _f1_macro(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 _ALL = [
-    Metric("roc_auc", False, ValueKind.PROBABILITY, _roc_auc, binary_answers=True),
-    Metric("accuracy", False, ValueKind.LABEL, skm.accuracy_score, single_column=True),
-    Metric("log_loss", True, ValueKind.PROBABILITY, _log_loss, binary_answers=True),
-    Metric("rmse", True, ValueKind.NUMERIC, skm.root_mean_squared_error),
-    Metric("mae", True, ValueKind.NUMERIC, skm.mean_absolute_error),
-    Metric("rmsle", True, ValueKind.NUMERIC, skm.root_mean_squared_log_error, minimum=-1.0),
-    Metric("r2", False, ValueKind.NUMERIC, skm.r2_score),
-    Metric("f1_macro", False, ValueKind.LABEL, _f1_macro, single_column=True),
+    Metric("roc_auc", LOWER["roc_auc"], ValueKind.PROBABILITY, _roc_auc, binary_answers=True),
+    Metric("accuracy", LOWER["accuracy"], ValueKind.LABEL, skm.accuracy_score, single_column=True),
+    Metric("log_loss", LOWER["log_loss"], ValueKind.PROBABILITY, _log_loss, binary_answers=True),
+    Metric("rmse", LOWER["rmse"], ValueKind.NUMERIC, skm.root_mean_squared_error),
+    Metric("mae", LOWER["mae"], ValueKind.NUMERIC, skm.mean_absolute_error),
+    Metric(
+        "rmsle", LOWER["rmsle"], ValueKind.NUMERIC, skm.root_mean_squared_log_error, minimum=-1.0
+    ),
+    Metric("r2", LOWER["r2"], ValueKind.NUMERIC, skm.r2_score),
+    Metric("f1_macro", LOWER["f1_macro"], ValueKind.LABEL, _f1_macro, single_column=True),
 ]
 
 REGISTRY: dict[str, Metric] = {m.name: m for m in _ALL}

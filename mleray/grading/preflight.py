@@ -15,17 +15,20 @@ from pathlib import Path
 from mleray.competition import Competition
 from mleray.errors import SpecError
 from mleray.grading.custom import load_grader
-from mleray.grading.grade import resolve_lower_is_better
-from mleray.grading.medals import load_leaderboard, medal_thresholds
-from mleray.grading.metrics import get_metric
+from mleray.grading.medals import load_leaderboard, medal_thresholds, resolve_lower_is_better
+from mleray.grading.metric_names import METRIC_NAMES
 
 
 def check_gradable(competition: Competition) -> None:
     """Import the competition's grader (or find its metric) and read its leaderboard."""
     leaderboard = load_leaderboard(competition.leaderboard_path)
-    metric = get_metric(competition.metric) if competition.metric else None
     if competition.grader:
         load_grader(competition.grader, Path(competition.root))
-    elif metric is None:
+    elif not competition.metric:
         raise SpecError(f"competition {competition.id}: config needs a metric or a grader")
-    medal_thresholds(leaderboard, resolve_lower_is_better(competition, metric, leaderboard))
+    elif competition.metric not in METRIC_NAMES:  # (the registry's loader checks it too)
+        raise SpecError(
+            f"competition {competition.id}: unknown metric {competition.metric!r}; "
+            f"known metrics: {', '.join(METRIC_NAMES)}"
+        )
+    medal_thresholds(leaderboard, resolve_lower_is_better(competition, leaderboard))
