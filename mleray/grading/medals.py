@@ -80,7 +80,7 @@ def resolve_lower_is_better(competition: Competition, leaderboard: pd.DataFrame)
     scores = leaderboard["score"]
     inferred = infer_lower_is_better(leaderboard) if scores.iloc[0] != scores.iloc[-1] else None
     chosen = competition.lower_is_better if competition.lower_is_better is not None else inferred
-    metric_lower = LOWER_IS_BETTER.get(competition.metric) if competition.metric else None
+    metric_lower = LOWER_IS_BETTER.get(competition.metric)  # None: a custom grader's
     if metric_lower is not None and chosen is not None and chosen != metric_lower:
         source = (
             "config lower_is_better"

@@ -9,6 +9,8 @@ so it must not pay for scikit-learn per attempt.
 
 from __future__ import annotations
 
+from mleray.errors import SpecError
+
 # Each metric's direction (True: lower is better), which checking a leaderboard against its
 # metric needs before any grading: the driver's preflight, also without scikit-learn.
 LOWER_IS_BETTER: dict[str, bool] = {
@@ -22,3 +24,9 @@ LOWER_IS_BETTER: dict[str, bool] = {
     "f1_macro": False,
 }
 METRIC_NAMES: tuple[str, ...] = tuple(LOWER_IS_BETTER)
+
+
+def check_metric_name(name: str) -> None:
+    """SpecError unless `name` is a metric of the registry (the one message for it)."""
+    if name not in LOWER_IS_BETTER:
+        raise SpecError(f"unknown metric {name!r}; known metrics: {', '.join(METRIC_NAMES)}")

@@ -16,8 +16,8 @@ from enum import Enum
 import numpy as np
 from sklearn import metrics as skm
 
-from mleray.errors import SpecError
 from mleray.grading.metric_names import LOWER_IS_BETTER as LOWER
+from mleray.grading.metric_names import check_metric_name
 
 
 class ValueKind(str, Enum):
@@ -78,7 +78,5 @@ METRICS: tuple[str, ...] = tuple(REGISTRY)
 
 
 def get_metric(name: str) -> Metric:
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise SpecError(f"unknown metric {name!r}; known metrics: {', '.join(METRICS)}") from None
+    check_metric_name(name)
+    return REGISTRY[name]

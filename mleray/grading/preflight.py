@@ -16,7 +16,7 @@ from mleray.competition import Competition
 from mleray.errors import SpecError
 from mleray.grading.custom import load_grader
 from mleray.grading.medals import load_leaderboard, medal_thresholds, resolve_lower_is_better
-from mleray.grading.metric_names import METRIC_NAMES
+from mleray.grading.metric_names import check_metric_name
 
 
 def check_gradable(competition: Competition) -> None:
@@ -26,9 +26,6 @@ def check_gradable(competition: Competition) -> None:
         load_grader(competition.grader, Path(competition.root))
     elif not competition.metric:
         raise SpecError(f"competition {competition.id}: config needs a metric or a grader")
-    elif competition.metric not in METRIC_NAMES:  # (the registry's loader checks it too)
-        raise SpecError(
-            f"competition {competition.id}: unknown metric {competition.metric!r}; "
-            f"known metrics: {', '.join(METRIC_NAMES)}"
-        )
+    else:
+        check_metric_name(competition.metric)  # (the registry's loader checks it too)
     medal_thresholds(leaderboard, resolve_lower_is_better(competition, leaderboard))
