@@ -214,6 +214,52 @@ def test_admission_limit_counts_every_resource():
     assert admission_limit(trial, {"CPU": 8.0}, local=False) == 1 + 2  # may autoscale
 
 
+def test_attempts_start_a_few_at_a_time_by_the_clusters_cpus():
+    from mleray.driver.connect import Admission
+
+    assert Admission({"CPU": 6.0, "GPU": 6.0}).starting_limit == 6
+    assert Admission({"CPU": 64.0}).starting_limit == 64
+    assert Admission({"CPU": 2.0}).starting_limit == 4  # what one small node keeps queued
+    assert Admission(None, limit=4).starting_limit is None  # a plain cap: no stagger
+
+
+@pytest.mark.ray
+def test_the_loop_admits_no_more_than_the_starting_limit_until_actors_begin(tmp_path, ray_two_gpus):
+    # a wave of actors started together shares the CPUs, so all of them begin late while
+    # holding their GPU shares: the next attempts go in as the first ones begin
+    from mleray.driver import SweepLoop
+    from mleray.driver.connect import Admission
+    from mleray.results import ResultWriter
+
+    ray = ray_two_gpus
+    spec = sweep_spec(
+        tmp_path,
+        {"name": "sleep", "kwargs": {"seconds": 60}},
+        seeds=10,
+        resources={"gpus": 0, "cpus": 0.5, "memory": "64m"},
+    )
+    # counted as 3 CPUs (Ray has 8, so every actor is placed): 6 fit, 2 queued beyond,
+    # 4 may start at once
+    admission = Admission({"CPU": 3.0, "memory": 64 * 1024**3})
+    assert admission.starting_limit == 4
+    loop = SweepLoop(
+        spec, ResultWriter(spec.results_dir), admission, [(t, 1) for t in plan_trials(spec)]
+    )
+    try:
+        loop._admit()
+        assert len(loop.running) == len(loop.starting) == 4 and len(loop.queue) == 6
+        loop._admit()
+        assert len(loop.running) == 4  # nothing has begun: nothing more goes in
+        began, _ = ray.wait(list(loop.starting), num_returns=4, timeout=120)
+        loop._handle(began)
+        assert not loop.starting and all(job.placed for job in loop.running.values())
+        loop._admit()
+        assert len(loop.running) == 8 and len(loop.starting) == 4
+    finally:
+        loop.cancel_all()
+    assert len(load_attempts(spec.results_dir)) == 8  # every admitted one, cancelled
+
+
 def test_admission_starts_the_longest_trials_first_then_the_biggest_shares():
     from mleray.driver.loop import admission_order
 

@@ -22,6 +22,11 @@ from mleray.errors import MlerayError
 from mleray.plan import Trial
 
 ADMISSION_MARGIN = 2  # attempts queued beyond what fits at once, so no slot idles
+# Attempts starting at once (admitted, actor not yet begun): one per CPU of the cluster.
+# A new actor is a new worker process (Python, Ray and mleray imported, about a CPU-second);
+# a wave of them started together shares the CPUs, and each holds its GPU share meanwhile.
+STARTING_PER_CPU = 1.0
+MIN_STARTING = 2 + ADMISSION_MARGIN  # a small node: no fewer than admission keeps queued
 NODE_LOCAL_ENV = ("MLERAY_DATA_DIR", "MLERAY_SCRATCH_DIR")
 # imported by a worker as it starts: the workers Ray starts ahead run an attempt at once
 PRELOADED_MODULES = ("mleray.actors.trial_actor",)
@@ -96,7 +101,8 @@ class Admission:
     """Which attempts go in flight: those the cluster's resources hold, counted over the
     attempts in flight resource by resource, and beyond that `margin` more of the size of
     the one asking. With nothing in flight one attempt is always admitted (a cluster may
-    grow to fit it). `limit`, when set, caps the attempts in flight outright."""
+    grow to fit it). `limit`, when set, caps the attempts in flight outright.
+    `starting_limit` caps those still starting (the loop counts them)."""
 
     totals: Mapping[str, float] | None  # None: by `limit` alone
     margin: int = ADMISSION_MARGIN
@@ -129,6 +135,16 @@ class Admission:
     def resized(self, totals: Mapping[str, float]) -> None:
         """Nodes joined or left: count against the cluster as it is now."""
         self.totals = totals
+
+    @property
+    def starting_limit(self) -> int | None:
+        """How many admitted attempts may be starting at once: STARTING_PER_CPU per CPU
+        of the cluster, at least MIN_STARTING; None (no cap) when admission is by `limit`
+        alone. benchmarks/packing.py (2 cores, 6 declared CPUs): makespan median 84 s
+        against 88 s with every fitting actor started at once (worst 88 s against 100 s)."""
+        if self.totals is None:
+            return None
+        return max(MIN_STARTING, int(self.totals.get("CPU", 0.0) * STARTING_PER_CPU + 1e-9))
 
 
 def admission_limit(trial: Trial, totals: Mapping[str, float], local: bool) -> int:

@@ -1,11 +1,12 @@
 """The scheduling loop: admit attempts, wait on Ray, grade, record, retry, cancel.
 
 One event loop over `ray.wait`. It keeps what the cluster holds admitted (see
-`connect.Admission`), sends each attempt that ended to the sweep's grading actor on the node
-holding the answers (warm for the whole sweep: see `mleray.actors.grading_task`), and has
-the store write one atomic Parquet file per final attempt as each grade arrives. Each pass
-handles every reference that is ready, not one per wait. Only a retryable failure kind
-(`infra_error`) runs again, as a new attempt in a new actor.
+`connect.Admission`), a few at a time while their actors start, sends each attempt that
+ended to the sweep's grading actor on the node holding the answers (warm for the whole
+sweep: see `mleray.actors.grading_task`), and has the store write one atomic Parquet file
+per final attempt as each grade arrives. Each pass handles every reference that is ready,
+not one per wait. Only a retryable failure kind (`infra_error`) runs again, as a new
+attempt in a new actor.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class SweepLoop:
         self.total = len(self.queue)
         self.first_attempt = {t.trial_id: a for t, a in queue}
         self.running: dict = {}  # ObjectRef of outcome() -> _InFlight
+        self.starting: dict = {}  # ObjectRef of placed_at() -> _InFlight, not yet begun
         self.grading: dict = {}  # ObjectRef of Grader.grade -> (Trial, TrialOutcome)
         self.counts: dict[FailureKind, int] = {}
         self.attempts = self.retries = 0
@@ -130,6 +132,7 @@ class SweepLoop:
         refs = list(self.running) + list(self.grading)
         if not refs:
             return []
+        refs += self.starting  # an actor that began lets the next one start
         ready = ray.wait(refs, num_returns=len(refs), timeout=0)[0]
         return ready or ray.wait(refs, num_returns=1, timeout=WAIT_S)[0]
 
@@ -137,11 +140,15 @@ class SweepLoop:
         from mleray.actors.options import actor_options
         from mleray.actors.trial_actor import TrialActor
 
+        starting_limit = self.admission.starting_limit
         while self.queue and self.admission.admits(self.queue[0][0]):
+            if starting_limit is not None and len(self.starting) >= starting_limit:
+                return  # staggered: a wave started together is slow to begin, all of it
             trial, attempt = self.queue.popleft()
             actor = TrialActor.options(**actor_options(trial)).remote(trial, attempt)
             placed_ref = actor.placed_at.remote()
-            self.running[actor.outcome.remote()] = _InFlight(trial, attempt, actor, placed_ref)
+            job = _InFlight(trial, attempt, actor, placed_ref)
+            self.running[actor.outcome.remote()] = self.starting[placed_ref] = job
             self.admission.add(trial)
             self.attempts += 1
 
@@ -168,6 +175,7 @@ class SweepLoop:
         import ray
 
         job = self.running.pop(ref)
+        self.starting.pop(job.placed_ref, None)  # ended (or was lost) before it answered
         outcome = _outcome_of(ref, job)
         ray.kill(job.actor, no_restart=True)  # frees its resources now, not at GC
         self.admission.remove(job.trial)
@@ -227,6 +235,7 @@ class SweepLoop:
             ray.kill(job.actor, no_restart=True)
             self.admission.remove(job.trial)
         self.running.clear()
+        self.starting.clear()
 
     def _handle(self, ready: list, cancelling: bool = False) -> None:
         for ref in ready:
@@ -234,6 +243,8 @@ class SweepLoop:
                 self._on_run_done(ref, cancelling)
             elif ref in self.grading:
                 self._on_graded(ref)
+            elif ref in self.starting:
+                self.starting.pop(ref).placed_at()  # begun: kept for the view and timeline
 
 
 def admission_order(queue: list[tuple[Trial, int]]) -> list[tuple[Trial, int]]:
